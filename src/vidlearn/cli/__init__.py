@@ -1,0 +1,1 @@
+"""The ``vidlearn`` command: thin, one module per command group."""

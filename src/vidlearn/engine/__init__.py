@@ -1,0 +1,1 @@
+"""Training machinery shared by every wing. Knows no task."""

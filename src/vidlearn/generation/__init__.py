@@ -1,0 +1,1 @@
+"""The generation wing (not built yet)."""

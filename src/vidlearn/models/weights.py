@@ -1,0 +1,224 @@
+"""Reading, converting and strictly loading checkpoints.
+
+Every checkpoint goes through one path: :func:`read_checkpoint` turns a file (safetensors, a
+``torch.save`` pickle read with ``weights_only=True``, or a NumPy ``.npz``) into a flat
+``{name: tensor}`` dict; a :class:`CheckpointLayout` registered for the model's family maps foreign
+key names and tensor layouts to vidlearn's; :func:`load_weights` then loads *strictly*: a missing
+key, an unexpected key or a shape mismatch is an error that names each offending key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "CheckpointLayout",
+    "CheckpointLoadError",
+    "load_weights",
+    "read_checkpoint",
+    "register_layout",
+    "save_weights",
+]
+
+StateDict = dict[str, torch.Tensor]
+
+
+class CheckpointLoadError(ValueError):
+    """A checkpoint that cannot be loaded; the message names the file and each offending key."""
+
+
+@dataclass(frozen=True)
+class CheckpointLayout:
+    """A foreign checkpoint layout and its conversion to a vidlearn model's state dict.
+
+    ``families``: the model families (``ModelInfo.family``) it applies to. ``detect`` answers from
+    the checkpoint's keys whether the file is in this layout. ``convert`` returns a state dict with
+    the model's key names and tensor shapes; it may use ``model`` to read target shapes.
+    """
+
+    name: str
+    families: frozenset[str]
+    detect: Callable[[Mapping[str, torch.Tensor]], bool]
+    convert: Callable[[Mapping[str, torch.Tensor], nn.Module], StateDict]
+    description: str = ""
+    extensions: tuple[str, ...] = field(default_factory=tuple)
+
+
+_LAYOUTS: dict[str, CheckpointLayout] = {}
+
+
+def register_layout(layout: CheckpointLayout) -> CheckpointLayout:
+    """Register a :class:`CheckpointLayout` (normally at import of the model's module)."""
+    _LAYOUTS[layout.name] = layout
+    return layout
+
+
+def _to_tensor(value: object) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    return None
+
+
+def _flatten(obj: Mapping, prefix: str = "") -> StateDict:
+    flat: StateDict = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        tensor = _to_tensor(value)
+        if tensor is not None:
+            flat[name] = tensor
+        elif isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+    return flat
+
+
+_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "params")
+
+
+def read_checkpoint(path: str | Path) -> StateDict:
+    """Read ``path`` into a flat ``{name: tensor}`` dict on the CPU.
+
+    ``.safetensors`` through safetensors; ``.npz`` through NumPy without pickle; anything else
+    through ``torch.load(weights_only=True)`` (so ``.pt``, ``.pth``, ``.pickle``, ``.tar`` work).
+    A training checkpoint's ``state_dict`` / ``model`` entry is unwrapped, and a ``module.`` prefix
+    left by ``DataParallel`` / DDP is dropped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointLoadError(f"{path}: no such checkpoint file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Mapping = load_file(str(path), device="cpu")
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                state = {key: archive[key] for key in archive.files}
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointLoadError:
+        raise
+    except Exception as error:  # the libraries raise many types; keep the cause, name the file
+        raise CheckpointLoadError(f"{path}: cannot read checkpoint ({type(error).__name__}: {error})") from error
+    if not isinstance(state, Mapping):
+        raise CheckpointLoadError(f"{path}: expected a mapping of tensors, found {type(state).__name__}")
+    for key in _WRAPPER_KEYS:
+        inner = state.get(key)
+        if isinstance(inner, Mapping) and inner:
+            state = inner
+            break
+    flat = _flatten(state)
+    if not flat:
+        raise CheckpointLoadError(f"{path}: the checkpoint holds no tensors")
+    if all(key.startswith("module.") for key in flat):
+        flat = {key[len("module."):]: value for key, value in flat.items()}
+    return flat
+
+
+def _model_family(model: nn.Module) -> str | None:
+    name = getattr(model, "vidlearn_name", None)
+    if name is None:
+        return None
+    from vidlearn.models.registry import get_model_info
+
+    return get_model_info(name).family
+
+
+def _strict_check(path: Path, layout: str, state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
+    target = model.state_dict()
+    state = dict(state)
+    # BatchNorm's step counter carries no learned value; old checkpoints omit it.
+    for key, value in target.items():
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = value.clone()
+    missing = sorted(set(target) - set(state))
+    unexpected = sorted(set(state) - set(target))
+    mismatched = [
+        f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(target[key].shape)}"
+        for key in sorted(set(state) & set(target))
+        if state[key].shape != target[key].shape
+    ]
+    if missing or unexpected or mismatched:
+        lines = [f"{path}: checkpoint (layout {layout!r}) does not match {type(model).__name__}"]
+        if missing:
+            lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
+        if unexpected:
+            lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
+        if mismatched:
+            lines.append(f"  shape mismatches ({len(mismatched)}): {'; '.join(mismatched)}")
+        raise CheckpointLoadError("\n".join(lines))
+    return {key: value.to(dtype=target[key].dtype) for key, value in state.items()}
+
+
+def _candidate_layouts(family: str | None) -> Iterable[CheckpointLayout]:
+    for layout in _LAYOUTS.values():
+        if family is None or family in layout.families:
+            yield layout
+
+
+def load_weights(model: nn.Module, path: str | Path, *, layout: str = "auto") -> str:
+    """Load the checkpoint at ``path`` into ``model`` strictly; return the layout name used.
+
+    With ``layout="auto"`` a checkpoint whose keys are the model's own loads as ``"vidlearn"``;
+    otherwise the registered layouts of the model's family are asked in turn whether they
+    recognise the keys. Errors (:class:`CheckpointLoadError`) name the file and every missing,
+    unexpected or mis-shaped key.
+    """
+    path = Path(path)
+    state = read_checkpoint(path)
+    model_keys = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
+    family = _model_family(model)
+    if layout == "auto":
+        chosen: CheckpointLayout | None = None
+        state_keys = {k for k in state if not k.endswith("num_batches_tracked")}
+        if state_keys & model_keys and not (state_keys - model_keys):
+            used, converted = "vidlearn", state
+        else:
+            for candidate in _candidate_layouts(family):
+                if candidate.detect(state):
+                    chosen = candidate
+                    break
+            if chosen is None:
+                used, converted = "vidlearn", state  # the strict check will list the differences
+            else:
+                used, converted = chosen.name, chosen.convert(state, model)
+    elif layout == "vidlearn":
+        used, converted = layout, state
+    else:
+        if layout not in _LAYOUTS:
+            raise CheckpointLoadError(f"{path}: unknown checkpoint layout {layout!r}; known: {', '.join(sorted(_LAYOUTS))}")
+        used, converted = layout, _LAYOUTS[layout].convert(state, model)
+    checked = _strict_check(path, used, converted, model)
+    model.load_state_dict(checked, strict=True)
+    return used
+
+
+def save_weights(model: nn.Module, path: str | Path, *, metadata: Mapping[str, object] | None = None) -> Path:
+    """Write ``model``'s state dict as safetensors, atomically (temporary file, then rename).
+
+    ``metadata`` (JSON-serialisable) is stored in the file header, with the model's registry name.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": "vidlearn"}
+    name = getattr(model, "vidlearn_name", None)
+    if name:
+        header["model"] = name
+    if metadata:
+        header["metadata"] = json.dumps(metadata, sort_keys=True)
+    tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=header)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,1 @@
+"""Action recognition: datasets, models, evaluation protocols, metrics and prediction."""

@@ -1,0 +1,1 @@
+"""The superres wing (not built yet)."""

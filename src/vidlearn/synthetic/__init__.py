@@ -1,0 +1,1 @@
+"""Built-in procedural datasets for every wing (the embedded default data)."""

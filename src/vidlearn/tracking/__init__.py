@@ -1,0 +1,1 @@
+"""The tracking wing (not built yet)."""
