@@ -1,0 +1,17 @@
+"""The recognition model zoo. Importing this package registers every model with
+:mod:`vidlearn.models` (``vidlearn.models.create("c3d", num_classes=101)``).
+
+Every model takes ``float (B, C, T, H, W)`` and returns logits ``(B, num_classes)``; it also answers
+``forward_features(x) -> (B, D)``, ``get_classifier()`` and ``reset_classifier(num_classes)``.
+"""
+
+import importlib
+
+MODEL_MODULES = ("c3d", "i3d", "torchvision_video", "fusion", "two_stream", "lrcn", "t3d")
+
+for _name in MODEL_MODULES:
+    try:
+        importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _error:  # a family not written yet must not break the others
+        if _error.name != f"{__name__}.{_name}":
+            raise
