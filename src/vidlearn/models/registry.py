@@ -87,10 +87,21 @@ class ModelInfo:
     input_shape: tuple[int, ...]
     default_num_classes: int
     weights: Mapping[str, WeightsSpec] = field(default_factory=dict)
-    small_input_shape: tuple[int, ...] | None = None
+    small_input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...] | None = None
     description: str = ""
     family: str = ""
+    reference_num_params: int | None = None
+    test_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    test_exemptions: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def num_inputs(self) -> int:
+        """How many tensors ``forward`` takes (2 for a model fed ``(rgb, flow)``)."""
+        shape = self.small_input_shape or self.input_shape
+        return len(shape) if shape and isinstance(shape[0], tuple) else 1
+
+
+ZOO_TEST_CHECKS = frozenset({"forward", "backward", "train_step", "export", "torchscript"})
 
 _REGISTRY: dict[str, ModelInfo] = {}
 _LOADED_WINGS: set[str] = set()
@@ -104,16 +115,32 @@ def register_model(
     input_shape: Sequence[int],
     default_num_classes: int,
     weights: Sequence[WeightsSpec] = (),
-    small_input_shape: Sequence[int] | None = None,
+    small_input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
     description: str = "",
     family: str = "",
+    reference_num_params: int | None = None,
+    test_kwargs: Mapping[str, Any] | None = None,
+    test_exemptions: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering a model builder under ``name``.
 
     ``input_shape`` is the paper's input without the batch dimension, ``(C, T, H, W)`` for clip
-    models; ``small_input_shape`` a tiny input for tests. The builder takes ``num_classes`` and
-    keyword arguments and returns an ``nn.Module``.
+    models; ``small_input_shape`` a tiny input for tests. A model whose ``forward`` takes several
+    tensors (two-stream ``(rgb, flow)``) gives a tuple of shapes, one per tensor, for both. The
+    builder takes ``num_classes`` and keyword arguments and returns an ``nn.Module``.
+
+    ``reference_num_params`` is the exact parameter count of ``create(name)`` (default classes,
+    builder defaults), as published; the zoo test checks it. ``test_kwargs`` are builder keywords
+    (``num_classes`` included if wanted) for a small CPU-sized variant run by the zoo test on
+    ``small_input_shape``. ``test_exemptions`` maps a zoo-test check (``"forward"``, ``"backward"``,
+    ``"train_step"``, ``"export"``, ``"torchscript"``) to the reason the model skips it.
     """
+    unknown_checks = set(test_exemptions or {}) - ZOO_TEST_CHECKS
+    if unknown_checks:
+        raise ValueError(
+            f"model {name!r}: unknown test_exemptions key(s) {sorted(unknown_checks)}; "
+            f"known: {sorted(ZOO_TEST_CHECKS)}"
+        )
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
@@ -123,16 +150,27 @@ def register_model(
             wing=wing,
             builder=builder,
             paper=paper,
-            input_shape=tuple(input_shape),
+            input_shape=_as_shape(input_shape),
             default_num_classes=default_num_classes,
             weights={spec.name: spec for spec in weights},
-            small_input_shape=tuple(small_input_shape) if small_input_shape else None,
+            small_input_shape=_as_shape(small_input_shape) if small_input_shape else None,
             description=description or _first_line(builder.__doc__),
             family=family or name,
+            reference_num_params=reference_num_params,
+            test_kwargs=dict(test_kwargs or {}),
+            test_exemptions=dict(test_exemptions or {}),
         )
         return builder
 
     return decorate
+
+
+def _as_shape(shape: Sequence[int] | Sequence[Sequence[int]]) -> tuple[int, ...] | tuple[tuple[int, ...], ...]:
+    """A shape as a tuple of ints, or several shapes as a tuple of such tuples."""
+    items = tuple(shape)
+    if items and not isinstance(items[0], int):
+        return tuple(tuple(int(d) for d in part) for part in items)  # type: ignore[union-attr]
+    return tuple(int(d) for d in items)  # type: ignore[arg-type]
 
 
 def _first_line(text: str | None) -> str:

@@ -10,7 +10,8 @@ key, an unexpected key or a shape mismatch is an error that names each offending
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,13 +134,41 @@ def _model_family(model: nn.Module) -> str | None:
     return get_model_info(name).family
 
 
-def _strict_check(path: Path, layout: str, state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
+def _under(key: str, prefix: str) -> bool:
+    return key == prefix or key.startswith(prefix + ".")
+
+
+def _strict_check(
+    path: Path,
+    layout: str,
+    state: Mapping[str, torch.Tensor],
+    model: nn.Module,
+    allow_missing: Sequence[str] = (),
+) -> StateDict:
     target = model.state_dict()
     state = dict(state)
     # BatchNorm's step counter carries no learned value; old checkpoints omit it.
     for key, value in target.items():
         if key.endswith("num_batches_tracked") and key not in state:
             state[key] = value.clone()
+    for prefix in allow_missing:
+        if not any(_under(key, prefix) for key in target):
+            raise CheckpointLoadError(
+                f"{path}: allow_missing names {prefix!r}, which is no module or parameter of "
+                f"{type(model).__name__}"
+            )
+    kept = sorted(
+        key for key in set(target) - set(state) if any(_under(key, prefix) for prefix in allow_missing)
+    )
+    if kept:
+        # The caller asked for these to stay as initialised (e.g. a pretrain file without a head).
+        warnings.warn(
+            f"{path}: the checkpoint has no {', '.join(kept)}; kept freshly initialised as asked "
+            f"(allow_missing={tuple(allow_missing)})",
+            stacklevel=3,
+        )
+        for key in kept:
+            state[key] = target[key].clone()
     missing = sorted(set(target) - set(state))
     unexpected = sorted(set(state) - set(target))
     mismatched = [
@@ -165,13 +194,24 @@ def _candidate_layouts(family: str | None) -> Iterable[CheckpointLayout]:
             yield layout
 
 
-def load_weights(model: nn.Module, path: str | Path, *, layout: str = "auto") -> str:
+def load_weights(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    layout: str = "auto",
+    allow_missing: Sequence[str] = (),
+) -> str:
     """Load the checkpoint at ``path`` into ``model`` strictly; return the layout name used.
 
     With ``layout="auto"`` a checkpoint whose keys are the model's own loads as ``"vidlearn"``;
     otherwise the registered layouts of the model's family are asked in turn whether they
     recognise the keys. Errors (:class:`CheckpointLoadError`) name the file and every missing,
     unexpected or mis-shaped key.
+
+    ``allow_missing`` names modules (``"fc8"``) or parameters the checkpoint may lack, e.g. the
+    classifier of a pretrain file loaded for fine-tuning: those keep their current (freshly
+    initialised) values and a ``UserWarning`` lists them. Every other key is still strict, and a
+    name that is not part of the model is an error.
     """
     path = Path(path)
     state = read_checkpoint(path)
@@ -181,6 +221,7 @@ def load_weights(model: nn.Module, path: str | Path, *, layout: str = "auto") ->
         chosen: CheckpointLayout | None = None
         state_keys = {k for k in state if not k.endswith("num_batches_tracked")}
         if state_keys & model_keys and not (state_keys - model_keys):
+            # Keys are the model's own; a subset still loads as "vidlearn" (the check lists gaps).
             used, converted = "vidlearn", state
         else:
             for candidate in _candidate_layouts(family):
@@ -197,7 +238,7 @@ def load_weights(model: nn.Module, path: str | Path, *, layout: str = "auto") ->
         if layout not in _LAYOUTS:
             raise CheckpointLoadError(f"{path}: unknown checkpoint layout {layout!r}; known: {', '.join(sorted(_LAYOUTS))}")
         used, converted = layout, _LAYOUTS[layout].convert(state, model)
-    checked = _strict_check(path, used, converted, model)
+    checked = _strict_check(path, used, converted, model, allow_missing=tuple(allow_missing))
     model.load_state_dict(checked, strict=True)
     return used
 
