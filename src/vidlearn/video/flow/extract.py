@@ -1,0 +1,308 @@
+"""Optical flow for whole videos and datasets: streaming, worker processes, resume and shards.
+
+:func:`extract_video_flow` decodes a video frame by frame (FFmpeg's scaler resizes during the colour
+conversion when ``size`` is given), estimates flow in chunks of ``chunk_size`` pairs and writes
+either MMAction2's ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` images or one ``flow.npz``; a small
+done-file, written last, marks the output complete. :func:`extract_dataset_flow` runs it over many
+videos in worker processes, mirroring the input tree under ``out_root``, skipping completed videos
+(resume), taking one shard ``i/n`` of the sorted list, and counting failures instead of stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidlearn.video.errors import VideoDecodeError
+from vidlearn.video.flow.methods import FlowEstimator, compute_flow, create_flow_estimator
+from vidlearn.video.flow.storage import DEFAULT_BOUND, DEFAULT_TEMPLATE, write_flow_frames, write_flow_npz
+from vidlearn.video.sharding import select_shard
+
+__all__ = [
+    "DONE_FILE",
+    "NPZ_FILE",
+    "VIDEO_SUFFIXES",
+    "FlowExtractionSummary",
+    "extract_dataset_flow",
+    "extract_video_flow",
+    "find_videos",
+    "is_flow_complete",
+    "iter_video_frames",
+]
+
+logger = logging.getLogger(__name__)
+
+DONE_FILE = ".flow_done.json"
+NPZ_FILE = "flow.npz"
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".gif"})
+FORMATS = ("jpg", "npz")
+
+Size = int | tuple[int, int] | None
+
+
+def _output_size(height: int, width: int, size: Size) -> tuple[int, int]:
+    """``(height, width)`` after resizing: ``size`` an int is the short side, a pair is exact."""
+    if size is None:
+        return height, width
+    if isinstance(size, int):
+        if size < 1:
+            raise ValueError(f"size must be a positive short side, got {size}")
+        scale = size / min(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+    out_height, out_width = (int(value) for value in size)
+    if out_height < 1 or out_width < 1:
+        raise ValueError(f"size must be positive (height, width), got {size}")
+    return out_height, out_width
+
+
+def iter_video_frames(path: str | Path, size: Size = None) -> Iterator[np.ndarray]:
+    """Decode ``path`` frame by frame as ``uint8 (H, W, 3)`` RGB, resized to ``size`` if given.
+
+    ``size``: an int (short side) or ``(height, width)``. Failures raise
+    :class:`~vidlearn.video.VideoDecodeError` naming the file.
+    """
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(path, "no such file")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise VideoDecodeError(path, f"cannot open ({error})") from error
+    with container:
+        if not container.streams.video:
+            raise VideoDecodeError(path, "no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        out_size: tuple[int, int] | None = None
+        try:
+            for frame in container.decode(stream):
+                if out_size is None:
+                    out_size = _output_size(frame.height, frame.width, size)
+                yield frame.to_ndarray(format="rgb24", height=out_size[0], width=out_size[1])
+        except av.FFmpegError as error:
+            raise VideoDecodeError(path, f"decoding failed ({error})") from error
+
+
+def is_flow_complete(out_dir: str | Path, *, method: str | None = None, format: str | None = None) -> bool:
+    """Whether ``out_dir`` holds a finished extraction (its done-file), of ``method``/``format`` if given."""
+    done = Path(out_dir) / DONE_FILE
+    try:
+        record = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return False
+    if method is not None and record.get("method") != method:
+        return False
+    return format is None or record.get("format") == format
+
+
+def extract_video_flow(
+    video: str | Path,
+    out_dir: str | Path,
+    method: str | FlowEstimator = "tvl1",
+    *,
+    size: Size = None,
+    format: str = "jpg",
+    bound: float = DEFAULT_BOUND,
+    quality: int = 95,
+    template: str = DEFAULT_TEMPLATE,
+    npz_dtype: str = "float16",
+    chunk_size: int = 16,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> int:
+    """Estimate the flow of every consecutive frame pair of ``video`` and write it to ``out_dir``.
+
+    ``format="jpg"``: ``out_dir/flow_x_00001.jpg``, ``flow_y_00001.jpg``, ... (see
+    :mod:`vidlearn.video.flow.storage` for the ``bound`` mapping); ``format="npz"``:
+    ``out_dir/flow.npz`` ``(T-1, 2, H, W)``. ``method`` and ``options`` as in
+    :func:`~vidlearn.video.flow.compute_flow`. Frames are decoded in a stream and flow is computed
+    ``chunk_size`` pairs at a time, so memory stays bounded for long videos. The done-file
+    (``.flow_done.json``) is written last. Returns the number of flow fields (frames - 1).
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    video, out_dir = Path(video), Path(out_dir)
+    if isinstance(method, FlowEstimator):
+        estimator, method_name = method, method.name
+    else:
+        estimator, method_name = create_flow_estimator(method, device=device, **options), method
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / DONE_FILE).unlink(missing_ok=True)  # recomputing: the old output is no longer complete
+
+    buffer: list[np.ndarray] = []
+    npz_chunks: list[torch.Tensor] = []
+    written = 0
+
+    def flush() -> None:
+        nonlocal written
+        flow = compute_flow(np.stack(buffer), estimator)
+        if format == "jpg":
+            write_flow_frames(flow, out_dir, template=template, bound=bound, quality=quality, start=written)
+        else:
+            npz_chunks.append(flow.half() if npz_dtype == "float16" else flow)
+        written += len(flow)
+        del buffer[:-1]  # the last frame starts the next chunk's first pair
+
+    for frame in iter_video_frames(video, size):
+        buffer.append(frame)
+        if len(buffer) == chunk_size + 1:
+            flush()
+    if len(buffer) >= 2:
+        flush()
+    if written == 0:
+        raise VideoDecodeError(video, f"has {len(buffer)} decodable frame(s); optical flow needs at least 2")
+    if format == "npz":
+        write_flow_npz(torch.cat(npz_chunks).float(), out_dir / NPZ_FILE, dtype=npz_dtype, bound=bound)
+    height, width = buffer[-1].shape[:2]
+    record = {
+        "video": str(video), "method": method_name, "format": format, "num_fields": written,
+        "height": height, "width": width, "bound": bound, "estimator": repr(estimator),
+    }  # fmt: skip
+    temporary = out_dir / (DONE_FILE + ".tmp")
+    temporary.write_text(json.dumps(record, indent=1))
+    temporary.replace(out_dir / DONE_FILE)
+    return written
+
+
+def find_videos(root: str | Path) -> list[Path]:
+    """Every video file (by suffix, see ``VIDEO_SUFFIXES``) under ``root``, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such directory")
+    return sorted(path for path in root.rglob("*") if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file())
+
+
+@dataclass
+class FlowExtractionSummary:
+    """What :func:`extract_dataset_flow` did: videos done, skipped (already complete) and failed."""
+
+    total: int = 0
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.total} videos: {len(self.done)} extracted, {len(self.skipped)} already complete, "
+            f"{len(self.failed)} failed"
+        )
+
+
+def _init_worker() -> None:
+    # One thread per worker process: the processes are the parallelism, oversubscription slows all.
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def _extract_job(video: Path, out_dir: Path, method: str, kwargs: dict[str, Any]) -> int:
+    return extract_video_flow(video, out_dir, method, **kwargs)
+
+
+def extract_dataset_flow(
+    videos: str | Path | Sequence[str | Path],
+    out_root: str | Path,
+    *,
+    method: str = "tvl1",
+    root: str | Path | None = None,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    on_error: str = "skip",
+    **kwargs: Any,
+) -> FlowExtractionSummary:
+    """Extract the flow of many videos into ``out_root``, mirroring their folder tree.
+
+    ``videos``: a folder (searched recursively, see :func:`find_videos`) or a list of files; the
+    output of ``root/a/b.mp4`` is ``out_root/a/b/`` where ``root`` is the folder, the ``root``
+    argument, or the common parent of the files. ``shard=(i, n)`` keeps items ``i, i+n, ...`` of the
+    sorted list (disjoint shards that cover everything). With ``resume`` a video whose done-file
+    records the same method and format is skipped. ``workers > 1`` runs videos in that many
+    processes (each single-threaded); ``workers <= 1`` runs in this process. A failing video is
+    logged with its file and counted (``on_error="raise"`` stops at the first instead). ``kwargs``
+    go to :func:`extract_video_flow` (``size``, ``format``, ``bound``, method options, ...).
+    """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    if isinstance(videos, (str, Path)):
+        root = Path(videos) if root is None else Path(root)
+        paths = find_videos(videos)
+    else:
+        paths = sorted(Path(video) for video in videos)
+        if root is None and paths:
+            root = Path(os.path.commonpath([path.parent.resolve() for path in paths]))
+    if shard is not None:
+        paths = select_shard(paths, *shard)
+    out_root = Path(out_root)
+    format_name = kwargs.get("format", "jpg")
+    summary = FlowExtractionSummary(total=len(paths))
+
+    jobs: list[tuple[Path, Path]] = []
+    for path in paths:
+        relative = path.resolve().relative_to(Path(root).resolve()) if root is not None else Path(path.name)
+        out_dir = out_root / relative.with_suffix("")
+        if resume and is_flow_complete(out_dir, method=method, format=format_name):
+            summary.skipped.append(path)
+        else:
+            jobs.append((path, out_dir))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), disable=not progress, unit="video", desc=f"flow {method}")
+
+    def record(path: Path, error: BaseException | None) -> None:
+        if error is None:
+            summary.done.append(path)
+        else:
+            if on_error == "raise":
+                raise error
+            message = f"{type(error).__name__}: {error}"
+            summary.failed.append((path, message))
+            logger.warning("flow extraction failed for %s: %s", path, message)
+        bar.update(1)
+        bar.set_postfix(failed=len(summary.failed))
+
+    try:
+        if workers <= 1:
+            for path, out_dir in jobs:
+                try:
+                    _extract_job(path, out_dir, method, kwargs)
+                except Exception as error:  # any failure of one video is counted, not fatal
+                    record(path, error)
+                else:
+                    record(path, None)
+        else:
+            # forkserver: a clean child per worker, safe after this process started torch/OpenMP threads.
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+                pending: dict[Future, Path] = {
+                    pool.submit(_extract_job, path, out_dir, method, kwargs): path for path, out_dir in jobs
+                }
+                try:
+                    while pending:
+                        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            record(pending.pop(future), future.exception())
+                except BaseException:
+                    for future in pending:
+                        future.cancel()
+                    raise
+    finally:
+        bar.close()
+    return summary
