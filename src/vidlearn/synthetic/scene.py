@@ -105,14 +105,18 @@ class Objects:
             if isinstance(value, np.ndarray) and len(value) != count:
                 raise ValueError(f"Objects.{f.name} has {len(value)} rows, expected {count} (one per object)")
         if count and (self.shape.min() < 0 or self.shape.max() >= len(SHAPES)):
-            raise ValueError(f"Objects.shape has codes {sorted(set(self.shape.tolist()))}, valid: 0..{len(SHAPES) - 1}")
+            raise ValueError(
+                f"Objects.shape has codes {sorted(set(self.shape.tolist()))}, valid: 0..{len(SHAPES) - 1}"
+            )
         if np.any(self.radius <= 0):
             raise ValueError(f"Objects.radius must be > 0, got {self.radius.min()}")
         if self.radius_range is not None and not 0 < self.radius_range[0] < self.radius_range[1]:
             raise ValueError(f"radius_range must be (lo, hi) with 0 < lo < hi, got {self.radius_range}")
 
     @classmethod
-    def static(cls, shape: np.ndarray, color: np.ndarray, anchor: np.ndarray, radius: np.ndarray, **motion) -> Objects:
+    def static(
+        cls, shape: np.ndarray, color: np.ndarray, anchor: np.ndarray, radius: np.ndarray, **motion
+    ) -> Objects:
         """Objects at rest unless ``motion`` names fields (e.g. ``velocity=...``); no texture."""
         count = len(shape)
         defaults = {
@@ -131,8 +135,13 @@ class Objects:
             "texture_phases": np.zeros((count, 1)),
         }
         defaults.update(motion)
-        return cls(shape=np.asarray(shape), color=np.asarray(color, dtype=float),
-                   anchor=np.asarray(anchor, dtype=float), radius=np.asarray(radius, dtype=float), **defaults)
+        return cls(
+            shape=np.asarray(shape),
+            color=np.asarray(color, dtype=float),
+            anchor=np.asarray(anchor, dtype=float),
+            radius=np.asarray(radius, dtype=float),
+            **defaults,
+        )
 
 
 @dataclass(frozen=True)
@@ -196,7 +205,12 @@ def object_states(objects: Objects, times: np.ndarray) -> tuple[np.ndarray, np.n
     orbit_angle = objects.orbit_phase + objects.angular_velocity * t
     orbit = objects.orbit_radius[..., None] * np.stack([np.cos(orbit_angle), np.sin(orbit_angle)], -1)
     swing = np.sin(2 * math.pi * t / objects.oscillation_period + objects.oscillation_phase)
-    centers = objects.anchor + objects.velocity * t[..., None] + orbit + objects.oscillation_amplitude * swing[..., None]
+    centers = (
+        objects.anchor
+        + objects.velocity * t[..., None]
+        + orbit
+        + objects.oscillation_amplitude * swing[..., None]
+    )
     angles = objects.angle + objects.spin * t
     log_radius = np.log(objects.radius) + objects.zoom_rate * t
     if objects.radius_range is not None:
@@ -205,14 +219,18 @@ def object_states(objects: Objects, times: np.ndarray) -> tuple[np.ndarray, np.n
     return centers, angles, np.exp(log_radius)
 
 
-def _background_image(background: Background, x: torch.Tensor, y: torch.Tensor, extent: np.ndarray) -> torch.Tensor:
+def _background_image(
+    background: Background, x: torch.Tensor, y: torch.Tensor, extent: np.ndarray
+) -> torch.Tensor:
     """Background ``(T, H, W, 3)`` at world coordinates ``x`` ``(T, W)`` and ``y`` ``(T, H)``.
 
     ``cos(a + b) = cos a cos b - sin a sin b`` makes each mode separable in x and y, so the whole sum is
     one batched matrix product per channel instead of ``K`` full-image cosines.
     """
     freq = torch.as_tensor(background.frequencies, dtype=torch.float32)
-    phase_x = 2 * math.pi * freq[:, 0] / float(extent[0]) * x[..., None] + torch.as_tensor(background.phases, dtype=torch.float32)
+    phase_x = 2 * math.pi * freq[:, 0] / float(extent[0]) * x[..., None] + torch.as_tensor(
+        background.phases, dtype=torch.float32
+    )
     phase_y = 2 * math.pi * freq[:, 1] / float(extent[1]) * y[..., None]
     rows = torch.cat([torch.cos(phase_y), -torch.sin(phase_y)], -1)  # (T, H, 2K)
     cols = torch.cat([torch.cos(phase_x), torch.sin(phase_x)], -1).transpose(1, 2)  # (T, 2K, W)
@@ -232,7 +250,9 @@ def _signed_distance(shape: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> t
     return torch.where(code == 0, disc, torch.where(code == 2, triangle, square))
 
 
-def render_scene(spec: SceneSpec, num_frames: int, size: tuple[int, int], *, start_frame: float = 0.0) -> RenderedScene:
+def render_scene(
+    spec: SceneSpec, num_frames: int, size: tuple[int, int], *, start_frame: float = 0.0
+) -> RenderedScene:
     """Render ``num_frames`` frames of ``spec`` at ``size = (height, width)`` pixels.
 
     Frame ``i`` shows time ``start_frame + i``. Returns a :class:`RenderedScene` with frames
@@ -285,13 +305,18 @@ def render_scene(spec: SceneSpec, num_frames: int, size: tuple[int, int], *, sta
         if len(textured):
             texture = _object_texture(spec.objects, textured, u[:, textured], v[:, textured])
             image = image + (seen[:, textured, ..., None] * texture).sum(1)
-        area = torch.as_tensor(_SHAPE_AREA[spec.objects.shape], dtype=torch.float32) * (r[..., 0, 0] * scale) ** 2
+        area = (
+            torch.as_tensor(_SHAPE_AREA[spec.objects.shape], dtype=torch.float32)
+            * (r[..., 0, 0] * scale) ** 2
+        )
         visibility = (seen.sum((2, 3)) / area).clamp(0.0, 1.0)
     else:
         visibility = torch.zeros(num_frames, 0)
 
     if spec.noise_std > 0:
-        noise = np.random.default_rng(spec.noise_seed).standard_normal((num_frames, height, width, 3), dtype=np.float32)
+        noise = np.random.default_rng(spec.noise_seed).standard_normal(
+            (num_frames, height, width, 3), dtype=np.float32
+        )
         image = image + spec.noise_std * torch.from_numpy(noise)
     frames = (image * 255.0).round_().clamp_(0, 255).to(torch.uint8)
     boxes = _boxes(spec.objects, centers, angles, radii) * scale
@@ -311,8 +336,10 @@ def _object_texture(objects: Objects, index: np.ndarray, u: torch.Tensor, v: tor
     phase = torch.as_tensor(objects.texture_phases[index], dtype=torch.float32)  # (n, K)
     total = torch.zeros(*u.shape, 3)
     for k in range(freq.shape[1]):  # K is a handful of modes; each step is a whole-tensor operation
-        wave = torch.cos(math.pi * (freq[:, k, 0].view(1, -1, 1, 1) * u + freq[:, k, 1].view(1, -1, 1, 1) * v)
-                         + phase[:, k].view(1, -1, 1, 1))
+        wave = torch.cos(
+            math.pi * (freq[:, k, 0].view(1, -1, 1, 1) * u + freq[:, k, 1].view(1, -1, 1, 1) * v)
+            + phase[:, k].view(1, -1, 1, 1)
+        )
         total += wave[..., None] * amp[:, k].view(1, -1, 1, 1, 3)
     return total
 
@@ -370,7 +397,9 @@ def sample_background(rng: np.random.Generator, kind: str | None = None) -> Back
     return Background(base_color=base, frequencies=freq, amplitudes=amplitudes, phases=phases)
 
 
-def sample_colors(rng: np.random.Generator, count: int, avoid: np.ndarray, min_distance: float = 0.35) -> np.ndarray:
+def sample_colors(
+    rng: np.random.Generator, count: int, avoid: np.ndarray, min_distance: float = 0.35
+) -> np.ndarray:
     """``(count, 3)`` random colours at least ``min_distance`` (RGB, Euclidean) from the colour ``avoid``.
 
     Keeps objects visible against the background. Draws 32 candidates per colour and takes the first
@@ -391,7 +420,9 @@ def _sample_textures(rng: np.random.Generator, shapes: np.ndarray, modes: int = 
     return freq.astype(float), amp, phase
 
 
-def sample_tracking_scene(seed: int, *, num_objects: int = 4, num_frames: int = 32, size: tuple[int, int] = (128, 128)) -> SceneSpec:
+def sample_tracking_scene(
+    seed: int, *, num_objects: int = 4, num_frames: int = 32, size: tuple[int, int] = (128, 128)
+) -> SceneSpec:
     """A random multi-object scene for tracking: objects cross the view, occlude each other, some leave.
 
     Straight paths with a random velocity, some with a periodic swing and a slow spin; the camera pans
