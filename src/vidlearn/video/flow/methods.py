@@ -211,6 +211,9 @@ class DISFlow(_OpenCVFlow):
         return f"DISFlow(preset={self.preset!r})"
 
 
+_RAFT_MIN_SIZE = 128  # 8 (encoder stride) * 16 (smallest feature map the correlation pyramid takes)
+
+
 def _raft_builders() -> dict[str, Callable[..., torch.nn.Module]]:
     from torchvision.models.optical_flow import raft_large, raft_small
 
@@ -221,7 +224,7 @@ class RAFTFlow(FlowEstimator):
     """RAFT through torchvision's ``raft_large`` / ``raft_small``, weights from a local file.
 
     Data flow: ``uint8 (N, H, W, 3) -> float (N, 3, H, W)`` in ``[-1, 1]`` (torchvision's
-    ``OpticalFlow`` preset) ``-> replicate-pad to a multiple of 8 -> RAFT (num_flow_updates
+    ``OpticalFlow`` preset) ``-> replicate-pad to a multiple of 8, at least 128 -> RAFT (num_flow_updates
     refinements) -> last prediction (N, 2, H', W') -> crop to (N, 2, H, W)``, pairs in batches of
     ``batch_size`` under ``torch.no_grad``.
 
@@ -274,9 +277,12 @@ class RAFTFlow(FlowEstimator):
     @torch.no_grad()
     def estimate_batch(self, prev: np.ndarray, next: np.ndarray) -> torch.Tensor:
         height, width = prev.shape[1:3]
-        # RAFT's feature encoders downsample by 8; pad like the reference InputPadder (replicate,
-        # split between both sides) so that the borders see image content, then crop back.
-        pad_h, pad_w = (-height) % 8, (-width) % 8
+        # RAFT's feature encoders downsample by 8 and its 4-level correlation pyramid needs feature
+        # maps of at least 16 (torchvision checks): pad like the reference InputPadder (replicate,
+        # split between both sides, so that borders see image content) to a multiple of 8 and at
+        # least 128, then crop back.
+        pad_h = max(_RAFT_MIN_SIZE, height + (-height) % 8) - height
+        pad_w = max(_RAFT_MIN_SIZE, width + (-width) % 8) - width
         padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
         outputs = []
         for start in range(0, len(prev), self.batch_size):
