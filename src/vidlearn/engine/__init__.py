@@ -1,1 +1,76 @@
-"""Training machinery shared by every wing. Knows no task."""
+"""Training machinery shared by every wing. Knows no task.
+
+* :mod:`~vidlearn.engine.config`: YAML recipes into dataclasses (``load_config``, ``_base_``,
+  ``key=value`` overrides, :class:`ConfigError`) and the engine's sections :class:`OptimConfig`,
+  :class:`ScheduleConfig`, :class:`TrainerConfig`.
+* :mod:`~vidlearn.engine.trainer`: :class:`Trainer` (loop, AMP, accumulation, clipping, checkpoints,
+  exact resume, SIGTERM, progress, logs) and :class:`History`.
+* :mod:`~vidlearn.engine.distributed`: DDP under ``torchrun``, reductions and gathers.
+* :mod:`~vidlearn.engine.data`: the seeded, resumable samplers and loaders.
+* :mod:`~vidlearn.engine.checkpoint`, :mod:`~vidlearn.engine.optim`, :mod:`~vidlearn.engine.loggers`,
+  :mod:`~vidlearn.engine.seeding`: the pieces the trainer is made of, usable alone.
+"""
+
+from vidlearn.engine.checkpoint import find_latest_checkpoint, load_checkpoint
+from vidlearn.engine.config import (
+    ConfigError,
+    OptimConfig,
+    ScheduleConfig,
+    TrainerConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    save_config,
+)
+from vidlearn.engine.data import ResumableSampler, build_eval_loader, build_train_loader
+from vidlearn.engine.distributed import (
+    all_gather_object,
+    all_reduce_mean,
+    all_reduce_sum,
+    barrier,
+    gather_tensors,
+    get_rank,
+    get_world_size,
+    init_distributed,
+    is_main_process,
+    reduce_metrics,
+    shutdown_distributed,
+)
+from vidlearn.engine.optim import build_optimizer, build_scheduler, lr_at
+from vidlearn.engine.seeding import configure_determinism, seed_everything
+from vidlearn.engine.trainer import Callback, History, Trainer
+
+__all__ = [
+    "Callback",
+    "ConfigError",
+    "History",
+    "OptimConfig",
+    "ResumableSampler",
+    "ScheduleConfig",
+    "Trainer",
+    "TrainerConfig",
+    "all_gather_object",
+    "all_reduce_mean",
+    "all_reduce_sum",
+    "barrier",
+    "build_eval_loader",
+    "build_optimizer",
+    "build_scheduler",
+    "build_train_loader",
+    "config_from_dict",
+    "config_to_dict",
+    "configure_determinism",
+    "find_latest_checkpoint",
+    "gather_tensors",
+    "get_rank",
+    "get_world_size",
+    "init_distributed",
+    "is_main_process",
+    "load_checkpoint",
+    "load_config",
+    "lr_at",
+    "reduce_metrics",
+    "save_config",
+    "seed_everything",
+    "shutdown_distributed",
+]
