@@ -25,6 +25,7 @@ __all__ = [
     "load_weights",
     "read_checkpoint",
     "register_layout",
+    "remap_keys",
     "save_weights",
 ]
 
@@ -50,6 +51,9 @@ class CheckpointLayout:
     convert: Callable[[Mapping[str, torch.Tensor], nn.Module], StateDict]
     description: str = ""
     extensions: tuple[str, ...] = field(default_factory=tuple)
+    # Optional: the file's name for a model key (``None`` when the layout does not store it); lets
+    # errors about missing keys name the key as it would appear in the file.
+    foreign_name: Callable[[str], str | None] | None = None
 
 
 _LAYOUTS: dict[str, CheckpointLayout] = {}
@@ -59,6 +63,25 @@ def register_layout(layout: CheckpointLayout) -> CheckpointLayout:
     """Register a :class:`CheckpointLayout` (normally at import of the model's module)."""
     _LAYOUTS[layout.name] = layout
     return layout
+
+
+def remap_keys(
+    state: Mapping[str, torch.Tensor],
+    model: nn.Module,
+    foreign_name: Callable[[str], str | None],
+) -> StateDict:
+    """Rename a foreign state dict to ``model``'s keys through ``foreign_name(model_key) -> file key``.
+
+    The map is inverted over the model's own keys, so a layout states each name once. File keys the
+    map does not produce pass through unchanged, and the strict check then reports them as
+    unexpected under the name they have in the file.
+    """
+    to_model: dict[str, str] = {}
+    for key in model.state_dict():
+        other = foreign_name(key)
+        if other is not None:
+            to_model[other] = key
+    return {to_model.get(key, key): value for key, value in state.items()}
 
 
 def _to_tensor(value: object) -> torch.Tensor | None:
@@ -144,6 +167,7 @@ def _strict_check(
     state: Mapping[str, torch.Tensor],
     model: nn.Module,
     allow_missing: Sequence[str] = (),
+    foreign_name: Callable[[str], str | None] | None = None,
 ) -> StateDict:
     target = model.state_dict()
     state = dict(state)
@@ -179,13 +203,19 @@ def _strict_check(
     if missing or unexpected or mismatched:
         lines = [f"{path}: checkpoint (layout {layout!r}) does not match {type(model).__name__}"]
         if missing:
-            lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
+            named = [_with_foreign_name(key, foreign_name) for key in missing]
+            lines.append(f"  missing keys ({len(missing)}): {', '.join(named)}")
         if unexpected:
             lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
         if mismatched:
             lines.append(f"  shape mismatches ({len(mismatched)}): {'; '.join(mismatched)}")
         raise CheckpointLoadError("\n".join(lines))
     return {key: value.to(dtype=target[key].dtype) for key, value in state.items()}
+
+
+def _with_foreign_name(key: str, foreign_name: Callable[[str], str | None] | None) -> str:
+    other = foreign_name(key) if foreign_name is not None else None
+    return f"{key} (file key {other!r})" if other and other != key else key
 
 
 def _candidate_layouts(family: str | None) -> Iterable[CheckpointLayout]:
@@ -217,8 +247,8 @@ def load_weights(
     state = read_checkpoint(path)
     model_keys = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
     family = _model_family(model)
+    chosen: CheckpointLayout | None = None
     if layout == "auto":
-        chosen: CheckpointLayout | None = None
         state_keys = {k for k in state if not k.endswith("num_batches_tracked")}
         if state_keys & model_keys and not (state_keys - model_keys):
             # Keys are the model's own; a subset still loads as "vidlearn" (the check lists gaps).
@@ -237,8 +267,10 @@ def load_weights(
     else:
         if layout not in _LAYOUTS:
             raise CheckpointLoadError(f"{path}: unknown checkpoint layout {layout!r}; known: {', '.join(sorted(_LAYOUTS))}")
-        used, converted = layout, _LAYOUTS[layout].convert(state, model)
-    checked = _strict_check(path, used, converted, model, allow_missing=tuple(allow_missing))
+        chosen = _LAYOUTS[layout]
+        used, converted = layout, chosen.convert(state, model)
+    checked = _strict_check(path, used, converted, model, allow_missing=tuple(allow_missing),
+                            foreign_name=chosen.foreign_name if chosen is not None else None)
     model.load_state_dict(checked, strict=True)
     return used
 
