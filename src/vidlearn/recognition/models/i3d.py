@@ -38,11 +38,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidlearn.models.inflate import inflate_into
 from vidlearn.models.layers import ConvNormAct3d, MaxPool3dSame
 from vidlearn.models.registry import Preprocessing, WeightsSpec, register_model
 from vidlearn.models.weights import CheckpointLayout, StateDict, register_layout, remap_keys
 
-__all__ = ["I3D", "I3D_BLOCKS", "I3DTwoStream", "InceptionBlock3d", "i3d", "i3d_flow", "i3d_two_stream"]
+__all__ = [
+    "I3D",
+    "I3D_BLOCKS",
+    "I3DTwoStream",
+    "InceptionBlock3d",
+    "googlenet_to_i3d_key",
+    "i3d",
+    "i3d_flow",
+    "i3d_two_stream",
+    "inflate_from_googlenet",
+]
 
 PAPER = "Carreira & Zisserman 2017, Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset (CVPR)"
 
@@ -240,6 +251,65 @@ class I3DTwoStream(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         self.rgb.reset_classifier(num_classes)
         self.flow.reset_classifier(num_classes)
+
+
+# --- inflation from a 2D Inception-v1 -------------------------------------------------------------
+
+# torchvision GoogLeNet's names -> I3D's. The inception blocks shift by one letter: torchvision counts
+# inception3a, 3b, 4a.., the TF Inception-v1 (and I3D) Mixed_3b, 3c, 4b...
+_GOOGLENET_UNITS = {"conv1": "conv1a", "conv2": "conv2b", "conv3": "conv2c"}
+_GOOGLENET_BLOCKS = dict(zip(
+    ("inception3a", "inception3b", "inception4a", "inception4b", "inception4c", "inception4d",
+     "inception4e", "inception5a", "inception5b"),
+    I3D_BLOCKS,
+))
+_GOOGLENET_BRANCHES = {"branch1": "branch0", "branch2.0": "branch1a", "branch2.1": "branch1b",
+                       "branch3.0": "branch2a", "branch3.1": "branch2b", "branch4.1": "branch3b"}
+_GOOGLENET_KEY = re.compile(r"^(?P<unit>conv[123]|inception\d[a-e]\.branch[1-4](?:\.[01])?|fc)\."
+                            r"(?:(?P<part>conv|bn)\.)?(?P<leaf>\w+)$")
+
+
+def googlenet_to_i3d_key(key: str) -> str | None:
+    """The I3D key of a torchvision GoogLeNet key (``inception3a.branch2.1.bn.weight`` ->
+    ``mixed3b.branch1b.norm.weight``), or ``None`` for a key I3D has no place for."""
+    match = _GOOGLENET_KEY.match(key)
+    if match is None:
+        return None
+    unit, part, leaf = match["unit"], match["part"], match["leaf"]
+    if unit == "fc":
+        return f"logits.{leaf}" if part is None else None
+    if unit in _GOOGLENET_UNITS:
+        name = _GOOGLENET_UNITS[unit]
+    else:
+        block, branch = unit.split(".", 1)
+        if branch not in _GOOGLENET_BRANCHES:
+            return None
+        name = f"{_GOOGLENET_BLOCKS[block]}.{_GOOGLENET_BRANCHES[branch]}"
+    if part is None:
+        return None
+    return f"{name}.{'conv' if part == 'conv' else 'norm'}.{leaf}"
+
+
+def inflate_from_googlenet(
+    model: I3D,
+    state_2d: Mapping[str, torch.Tensor],
+    *,
+    include_classifier: bool = True,
+    method: str = "average",
+) -> I3D:
+    """Initialise ``model`` from a 2D Inception-v1 (torchvision ``googlenet().state_dict()``, read
+    from a local file) by inflation (Carreira & Zisserman 2017, Section 2.4).
+
+    Each ``(O, I, k, k)`` kernel is repeated over the 3D kernel's time size and divided by it; batch
+    norm is copied; ``fc`` becomes the 1x1x1 logits unless ``include_classifier=False`` (then the
+    logits keep their initialisation, e.g. for a different class count). The auxiliary classifiers
+    ``aux1``/``aux2`` have no I3D counterpart and are dropped. torchvision's branch 3 uses a 3x3
+    kernel where the Inception-v1 paper has 5x5, as I3D does, so every shape matches. Note that
+    torchvision's GoogLeNet pads symmetrically while I3D pads as TensorFlow ("SAME").
+    """
+    keep = () if include_classifier else ("logits",)
+    ignore = ("aux1.", "aux2.") if include_classifier else ("aux1.", "aux2.", "fc.")
+    return inflate_into(model, state_2d, googlenet_to_i3d_key, ignore=ignore, keep=keep, method=method)
 
 
 # --- weights specs ---------------------------------------------------------------------------------
