@@ -87,7 +87,7 @@ def test_custom_template_and_bound(tmp_path) -> None:
 
 def test_missing_image_is_named(tmp_path) -> None:
     write_flow_frames(smooth_flow(fields=1), tmp_path)
-    with pytest.raises(FileNotFoundError, match="flow_x_00002.jpg"):
+    with pytest.raises(FileNotFoundError, match=r"flow_x_00002\.jpg"):
         read_flow_frames(tmp_path, [0, 1])
     with pytest.raises(ValueError, match="negative"):
         read_flow_frames(tmp_path, [-1])
@@ -110,10 +110,10 @@ def test_npz_round_trip(tmp_path, dtype: str, tolerance: float) -> None:
 
 
 def test_npz_errors(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.npz"):
         read_flow_npz(tmp_path / "nothing.npz")
     np.savez(tmp_path / "other.npz", something=np.zeros(3))
-    with pytest.raises(ValueError, match="other.npz"):
+    with pytest.raises(ValueError, match=r"other\.npz"):
         read_flow_npz(tmp_path / "other.npz")
     with pytest.raises(ValueError, match="dtype"):
         write_flow_npz(torch.zeros(1, 2, 2, 2), tmp_path / "x.npz", dtype="int8")

@@ -44,7 +44,9 @@ logger = logging.getLogger(__name__)
 
 DONE_FILE = ".flow_done.json"
 NPZ_FILE = "flow.npz"
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".gif"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".gif"}
+)
 FORMATS = ("jpg", "npz")
 
 Size = int | tuple[int, int] | None
@@ -183,7 +185,9 @@ def find_videos(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such directory")
-    return sorted(path for path in root.rglob("*") if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file())
+    return sorted(
+        path for path in root.rglob("*") if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
+    )
 
 
 @dataclass
@@ -290,6 +294,8 @@ def extract_dataset_flow(
         else:
             # forkserver: a clean child per worker, safe after this process started torch/OpenMP threads.
             context = multiprocessing.get_context("forkserver")
+            # The server imports torch and OpenCV once; each worker forks from it already loaded.
+            context.set_forkserver_preload([__name__])
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
                 pending: dict[Future, Path] = {
                     pool.submit(_extract_job, path, out_dir, method, kwargs): path for path, out_dir in jobs

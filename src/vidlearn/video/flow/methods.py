@@ -129,7 +129,9 @@ class TVL1Flow(_OpenCVFlow):
         median_filtering: int = 5,
     ) -> None:
         if not hasattr(cv2, "optflow"):
-            raise ImportError("TV-L1 needs OpenCV's contrib modules: pip install opencv-contrib-python-headless")
+            raise ImportError(
+                "TV-L1 needs OpenCV's contrib modules: pip install opencv-contrib-python-headless"
+            )
         self.options = dict(
             tau=tau, lambda_=lambda_, theta=theta, nscales=nscales, warps=warps, epsilon=epsilon,
             inner_iterations=inner_iterations, outer_iterations=outer_iterations, scale_step=scale_step,
@@ -312,7 +314,9 @@ FLOW_METHODS: dict[str, Callable[..., FlowEstimator]] = {
 }
 
 
-def create_flow_estimator(method: str, *, device: str | torch.device = "cpu", **options: Any) -> FlowEstimator:
+def create_flow_estimator(
+    method: str, *, device: str | torch.device = "cpu", **options: Any
+) -> FlowEstimator:
     """Build the estimator named ``method`` (``tvl1``, ``farneback``, ``dis``, ``raft``,
     ``raft_large``, ``raft_small``) with its keyword ``options``; ``device`` applies to RAFT only
     (the OpenCV methods run on the CPU)."""

@@ -44,7 +44,9 @@ def flow_to_color(flow: torch.Tensor | np.ndarray, *, max_flow: float | None = N
     return image[0] if single else image
 
 
-def write_flow_image(flow: torch.Tensor | np.ndarray, path: str | Path, *, max_flow: float | None = None) -> Path:
+def write_flow_image(
+    flow: torch.Tensor | np.ndarray, path: str | Path, *, max_flow: float | None = None
+) -> Path:
     """Write one flow field ``(2, H, W)`` as a colour image (PNG, JPEG, ... by suffix)."""
     path = Path(path)
     color = flow_to_color(flow, max_flow=max_flow)
@@ -87,6 +89,8 @@ def _write_mp4(path: Path, frames: torch.Tensor, fps: float) -> None:
         stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for frame in array:
-            packet_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
+            packet_frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(frame[:height, :width]), format="rgb24"
+            )
             container.mux(stream.encode(packet_frame))
         container.mux(stream.encode())
