@@ -28,10 +28,12 @@ def configure_determinism(enabled: bool) -> None:
     ``CUBLAS_WORKSPACE_CONFIG`` (cuBLAS needs it for deterministic matmuls on CUDA >= 10.2; it must
     be set before the first cuBLAS call, so this runs before the model touches the GPU). An
     operation without a deterministic implementation then raises instead of silently varying.
+    Turning it off leaves ``cudnn.benchmark`` as it is.
     """
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled)
     torch.backends.cudnn.deterministic = enabled
-    # benchmark picks the fastest kernel by timing, which may differ from run to run.
-    torch.backends.cudnn.benchmark = not enabled
+    if enabled:
+        # benchmark picks the fastest kernel by timing, which may differ from run to run.
+        torch.backends.cudnn.benchmark = False

@@ -210,7 +210,8 @@ class Trainer:
         self.run_config = run_config
         self.work_dir = Path(cfg.work_dir)
 
-        configure_determinism(cfg.deterministic)
+        if cfg.deterministic:
+            configure_determinism(True)
         self.dist = dist_utils.init_distributed(cfg.device)
         self.device = self.dist.device
         self.is_main = self.dist.rank == 0

@@ -1,0 +1,101 @@
+"""Child process for the engine tests: trains the tiny task and is killed, stopped or run under DDP.
+
+python _train_tiny.py sigkill WORK_DIR STEP   # blocks after the checkpoint at STEP (marker file)
+python _train_tiny.py sigterm WORK_DIR STEP   # blocks at STEP until SIGTERM arrives
+torchrun --nproc-per-node 2 _train_tiny.py ddp WORK_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from vidlearn.engine import (
+    OptimConfig,
+    ScheduleConfig,
+    Trainer,
+    TrainerConfig,
+    build_eval_loader,
+    gather_tensors,
+    get_rank,
+    shutdown_distributed,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _tiny import NoisyPoints, build_resume_trainer, make_model, step_fn
+
+torch.set_num_threads(1)
+
+
+class BlockingTrainer(Trainer):
+    """Signals the parent with a marker file after the checkpoint at ``block_at``, then waits."""
+
+    block_at = -1
+
+    def save_checkpoint(self):
+        path = super().save_checkpoint()
+        if self.global_step == self.block_at and self.batches_done:
+            Path(self.config.work_dir, "marker").write_text(str(path))
+            while not self._stop_requested:
+                time.sleep(0.05)
+        return path
+
+
+def resumable_run(work_dir: str, step: int) -> int:
+    BlockingTrainer.block_at = step
+    trainer = build_resume_trainer(work_dir, BlockingTrainer)
+    history = trainer.fit(resume="auto")
+    print(json.dumps({"interrupted": history.interrupted, "step": history.global_step}), flush=True)
+    return 0
+
+
+def ddp_run(work_dir: str) -> int:
+    rank = int(os.environ["RANK"])
+    dataset = NoisyPoints(noise=0.0)
+
+    def evaluate(model):
+        # Each rank scores its shard; the per-sample losses of all ranks are gathered.
+        losses = [
+            torch.nn.functional.cross_entropy(model(features), labels, reduction="none")
+            for features, labels in build_eval_loader(dataset, batch_size=5)
+        ]
+        everything = gather_tensors(torch.cat(losses))
+        return {"loss": everything.mean().item(), "count": int(everything.numel())}
+
+    # Each rank names its own folder: only rank 0's may exist afterwards.
+    config = TrainerConfig(
+        max_epochs=2,
+        seed=3,
+        deterministic=True,
+        log_every_steps=2,
+        work_dir=f"{work_dir}/rank{rank}",
+        progress_bar=False,
+        device="cpu",
+    )
+    trainer = Trainer(
+        make_model(dropout=0.0),
+        dataset,
+        step_fn=step_fn,
+        batch_size=4,
+        eval_fn=evaluate,
+        optim=OptimConfig(lr=0.1),
+        schedule=ScheduleConfig(warmup_epochs=0.5),
+        config=config,
+    )
+    history = trainer.fit()
+    if get_rank() == 0:
+        Path(work_dir, "history.json").write_text(json.dumps(history.epochs))
+    shutdown_distributed()
+    return 0
+
+
+if __name__ == "__main__":
+    mode, work_dir = sys.argv[1], sys.argv[2]
+    if mode == "ddp":
+        raise SystemExit(ddp_run(work_dir))
+    raise SystemExit(resumable_run(work_dir, int(sys.argv[3])))

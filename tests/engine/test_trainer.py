@@ -1,0 +1,149 @@
+"""The loop in one process: accumulation, clipping, AMP, logs, exact resume after SIGTERM."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from vidlearn.engine import OptimConfig, ScheduleConfig, Trainer, TrainerConfig, find_latest_checkpoint
+from vidlearn.engine.checkpoint import load_checkpoint
+
+from ._tiny import NoisyPoints, build_resume_trainer, flat_weights, make_model, step_fn
+
+
+def quiet(work_dir: Path, **overrides) -> TrainerConfig:
+    values = {"max_epochs": 1, "progress_bar": False, "work_dir": str(work_dir), "device": "cpu", "seed": 1}
+    values.update(overrides)
+    return TrainerConfig(**values)
+
+
+def train(work_dir: Path, batch_size: int, **overrides) -> nn.Module:
+    model = make_model(dropout=0.0)
+    Trainer(
+        model,
+        NoisyPoints(noise=0.0),
+        step_fn=step_fn,
+        batch_size=batch_size,
+        optim=OptimConfig(lr=0.1, momentum=0.9, weight_decay=1e-3),
+        schedule=ScheduleConfig(name="constant"),
+        config=quiet(work_dir, **overrides),
+    ).fit()
+    return model
+
+
+def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path) -> None:
+    big = flat_weights(train(tmp_path / "big", batch_size=8, max_epochs=2))
+    accumulated = flat_weights(train(tmp_path / "acc", batch_size=4, grad_accum_steps=2, max_epochs=2))
+    single = flat_weights(train(tmp_path / "one", batch_size=4, max_epochs=2))
+    for key in big:
+        torch.testing.assert_close(accumulated[key], big[key], atol=1e-6, rtol=1e-5)
+    assert not all(torch.allclose(single[k], big[k], atol=1e-4) for k in big)
+
+
+def test_gradient_clipping_bounds_the_update(tmp_path: Path) -> None:
+    model = make_model(dropout=0.0)
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    loader = DataLoader(NoisyPoints(noise=0.0), batch_size=32)  # one batch: one plain SGD step
+    Trainer(
+        model,
+        loader,
+        step_fn=step_fn,
+        optim=OptimConfig(lr=1.0, momentum=0.0),
+        schedule=ScheduleConfig(name="constant"),
+        config=quiet(tmp_path, clip_grad_norm=0.01),
+    ).fit()
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert (after - before).norm().item() == pytest.approx(0.01, rel=1e-4)
+
+
+def test_bf16_autocast_on_cpu(tmp_path: Path) -> None:
+    dtypes = []
+
+    def recording_step(model, batch):
+        loss, metrics = step_fn(model, batch)
+        dtypes.append(model(batch[0]).dtype)
+        return loss, metrics
+
+    history = Trainer(
+        make_model(),
+        NoisyPoints(),
+        step_fn=recording_step,
+        batch_size=8,
+        config=quiet(tmp_path, amp="bf16"),
+    ).fit()
+    assert set(dtypes) == {torch.bfloat16}
+    assert torch.isfinite(torch.tensor(history.epochs[0]["train_loss"]))
+    with pytest.raises(ValueError, match="amp=fp16 needs a CUDA device"):
+        Trainer(
+            make_model(), NoisyPoints(), step_fn=step_fn, batch_size=8, config=quiet(tmp_path, amp="fp16")
+        )
+
+
+def test_jsonl_and_csv_rows(tmp_path: Path) -> None:
+    evaluations = []
+    Trainer(
+        make_model(),
+        NoisyPoints(),
+        step_fn=step_fn,
+        batch_size=4,
+        eval_fn=lambda model: evaluations.append(model.training) or {"acc": 0.25},
+        config=quiet(tmp_path, max_epochs=2, log_every_steps=3),
+    ).fit()
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if r["kind"] == "step"]
+    epochs = [r for r in rows if r["kind"] == "epoch"]
+    assert [r["global_step"] for r in steps] == [3, 6, 9, 12, 15]
+    assert [r["epoch"] for r in steps] == [1, 1, 2, 2, 2]
+    assert all(r["seen"] == 4 for r in steps)  # a counter: summed over the step's batches
+    assert [(r["epoch"], r["global_step"], r["train_seen"], r["val_acc"]) for r in epochs] == [
+        (1, 8, 32, 0.25),
+        (2, 16, 32, 0.25),
+    ]
+    assert evaluations == [False, False]  # evaluated in eval mode
+    with (tmp_path / "epochs.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert [(r["epoch"], r["train_seen"], r["val_acc"]) for r in table] == [
+        ("1", "32", "0.25"),
+        ("2", "32", "0.25"),
+    ]
+    assert float(table[0]["train_loss"]) == pytest.approx(epochs[0]["train_loss"])
+    with (tmp_path / "steps.csv").open() as handle:
+        assert [r["global_step"] for r in csv.DictReader(handle)] == ["3", "6", "9", "12", "15"]
+
+
+def test_sigterm_saves_and_stops_then_resume_gives_the_same_weights(tmp_path: Path) -> None:
+    reference = build_resume_trainer(str(tmp_path / "reference"), num_workers=0)
+    reference.fit()
+
+    class TerminatedAtStep5(Trainer):
+        def _optimizer_step(self) -> None:
+            super()._optimizer_step()
+            if self.global_step == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    stopped = build_resume_trainer(str(tmp_path / "run"), TerminatedAtStep5, num_workers=0)
+    history = stopped.fit()
+    assert history.interrupted and history.global_step == 5
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    checkpoint = load_checkpoint(find_latest_checkpoint(tmp_path / "run"))
+    assert (checkpoint["epoch"], checkpoint["batches_done"], checkpoint["global_step"]) == (0, 5, 5)
+
+    resumed = build_resume_trainer(str(tmp_path / "run"), num_workers=0)
+    resumed.fit(resume="auto")
+    expected = flat_weights(reference.model)
+    got = flat_weights(resumed.model)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+    assert resumed.history.epochs == [
+        {**e, "epoch_time_s": r["epoch_time_s"], "samples_per_s": r["samples_per_s"]}
+        for e, r in zip(reference.history.epochs, resumed.history.epochs)
+    ]
+    with pytest.raises(FileExistsError, match="already holds checkpoints"):
+        build_resume_trainer(str(tmp_path / "run"), num_workers=0).fit()
