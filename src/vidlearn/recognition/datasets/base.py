@@ -16,6 +16,8 @@ An item is ``(clip, label, info)``:
 
 Randomness (random clip offsets, replacement of a failing video) comes from a generator seeded by
 ``(seed, epoch, index, attempt)``: an item is the same in any DataLoader worker and after a resume.
+A failing video is replaced by the next of a seeded permutation of the dataset (distinct videos, up
+to ``max_attempts``).
 :meth:`VideoClipDataset.set_epoch` changes the epoch through shared memory, so persistent workers see
 it too.
 
@@ -250,7 +252,8 @@ class VideoClipDataset(Dataset):
         epoch = self.epoch
         skipped: list[str] = []
         current = index
-        for attempt in range(self.max_attempts):
+        replacements: list[int] = []
+        for attempt in range(min(self.max_attempts, len(self))):
             rng = np.random.default_rng([self.seed, epoch, index, attempt])
             sample = self.samples[current]
             try:
@@ -260,7 +263,13 @@ class VideoClipDataset(Dataset):
                     raise
                 logger.warning("skipping %s: %s", error.path, error.reason)
                 skipped.append(f"{error.path}: {error.reason}")
-                current = int(rng.integers(len(self)))
+                if not replacements:
+                    # A seeded permutation: replacements are distinct videos, the same in every worker.
+                    order = np.random.default_rng([self.seed, epoch, index]).permutation(len(self))
+                    replacements = [int(i) for i in order if i != index][::-1]
+                if not replacements:
+                    break
+                current = replacements.pop()
                 continue
             info = {
                 "index": current,
@@ -273,7 +282,8 @@ class VideoClipDataset(Dataset):
             }
             return self._apply_transform(views), self._label(sample), info
         raise RuntimeError(
-            f"item {index}: {self.max_attempts} videos in a row failed to load; last: {skipped[-1]}"
+            f"item {index}: {len(skipped)} videos in a row failed to load (on_error='skip'); "
+            f"last: {skipped[-1]}"
         )
 
     def __repr__(self) -> str:

@@ -1,0 +1,502 @@
+"""Recognition datasets: official split files, annotation errors, skipping bad videos, items."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import av
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import vidlearn.video as video_api
+from vidlearn.recognition.datasets import (
+    HMDB51,
+    UCF101,
+    AnnotationError,
+    Kinetics,
+    RawframeDataset,
+    Sports1M,
+    VideoClipDataset,
+    VideoFolder,
+    VideoListDataset,
+    VideoSample,
+    count_skipped,
+    kinetics_classes,
+    read_class_names,
+    skipped_videos,
+)
+from vidlearn.recognition.datasets import frames as frames_module
+from vidlearn.video.errors import VideoDecodeError
+from vidlearn.video.sampling import CenterClipSampler, RandomClipSampler, UniformClipSampler
+
+FRAME_STEP = 30  # frame i of a test video is flat grey i * FRAME_STEP: a frame names its index
+
+
+def write_video(path: Path, num_frames: int, size: int = 16, fps: int = 25) -> Path:
+    """A tiny MPEG-4 Part 2 video whose frame ``i`` is grey level ``i * FRAME_STEP``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.gop_size = 4
+        for index in range(num_frames):
+            image = np.full((size, size, 3), index * FRAME_STEP % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+class StandInReader:
+    """Decodes the whole (tiny) file; used only while ``vidlearn.video.VideoReader`` is absent."""
+
+    def __init__(self, path, backend: str = "auto") -> None:
+        self.path = str(path)
+        try:
+            with av.open(self.path) as container:
+                stream = container.streams.video[0]
+                self._frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+                self.fps = float(stream.average_rate or 0)
+        except (av.FFmpegError, OSError, IndexError) as error:
+            raise VideoDecodeError(path, f"cannot decode: {error}") from error
+        if not self._frames:
+            raise VideoDecodeError(path, "no frames")
+        self.num_frames = len(self._frames)
+        self.height, self.width = self._frames[0].shape[:2]
+
+    def get_frames(self, indices, size=None):
+        frames = torch.from_numpy(np.stack([self._frames[i] for i in indices]))
+        if size is not None:
+            height, width = (size, size) if isinstance(size, int) else size
+            frames = torch.nn.functional.interpolate(
+                frames.permute(0, 3, 1, 2).float(), size=(height, width), mode="area"
+            ).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return frames
+
+
+def stand_in_probe(path):
+    reader = StandInReader(path)
+    return SimpleNamespace(num_frames=reader.num_frames, fps=reader.fps, height=reader.height, width=reader.width)
+
+
+@pytest.fixture(autouse=True)
+def video_reader(monkeypatch):
+    """The project's reader when it exists, else the stand-in above."""
+    if not hasattr(video_api, "VideoReader"):
+        monkeypatch.setattr(video_api, "VideoReader", StandInReader, raising=False)
+    if not hasattr(video_api, "probe_video"):
+        monkeypatch.setattr(video_api, "probe_video", stand_in_probe, raising=False)
+
+
+# -- a root of hard links named as in the official split files ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def official_roots(tmp_path_factory, shared_data):
+    """UCF-101 and HMDB51 roots where every video of split 1 is a hard link to one 4-frame video."""
+    base = tmp_path_factory.mktemp("official")
+    source = write_video(base / "source.avi", num_frames=4)
+    started = time.perf_counter()
+    ucf_root, hmdb_root = base / "ucf101", base / "hmdb51"
+    ucf_dir = shared_data / "recognition" / "ucf101_splits"
+    names = set()
+    for list_name in ("trainlist01.txt", "testlist01.txt"):
+        for line in (ucf_dir / list_name).read_text().splitlines():
+            if line.strip():
+                names.add(line.split()[0])
+    for name in names:
+        (ucf_root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, ucf_root / name)
+    hmdb_dir = shared_data / "recognition" / "hmdb51_splits" / "testTrainMulti_7030_splits"
+    for split_file in hmdb_dir.glob("*_test_split1.txt"):
+        class_name = split_file.name[: -len("_test_split1.txt")]
+        (hmdb_root / class_name).mkdir(parents=True)
+        for line in split_file.read_text().splitlines():
+            fields = line.split()
+            if len(fields) == 2 and fields[1] in ("1", "2"):
+                os.link(source, hmdb_root / class_name / fields[0])
+    elapsed = time.perf_counter() - started
+    return SimpleNamespace(ucf=ucf_root, hmdb=hmdb_root, ucf_splits=ucf_dir, hmdb_splits=hmdb_dir.parent,
+                           ucf_count=len(names), link_seconds=elapsed)
+
+
+@pytest.mark.shared_data
+def test_ucf101_split1_counts_and_class_order(official_roots):
+    train = UCF101(official_roots.ucf, official_roots.ucf_splits, split=1, train=True)
+    test = UCF101(official_roots.ucf, official_roots.ucf_splits, split=1, train=False)
+    assert (len(train), len(test)) == (9537, 3783)
+    assert train.classes[0] == "ApplyEyeMakeup" and train.classes[100] == "YoYo"
+    assert train.classes == read_class_names(official_roots.ucf_splits / "label_map_mmaction2.txt")
+    # samples follow the file order: line n of the list is sample n - 1
+    lines = (official_roots.ucf_splits / "trainlist01.txt").read_text().splitlines()
+    for number in (1, 4000, 9537):
+        relative, class_id = lines[number - 1].split()
+        assert train.samples[number - 1].key == relative
+        assert train.samples[number - 1].label == int(class_id) - 1
+    test_lines = (official_roots.ucf_splits / "testlist01.txt").read_text().splitlines()
+    assert test_lines[-1].strip() == "YoYo/v_YoYo_g07_c04.avi"
+    assert test.samples[-1].label == 100
+    assert test.samples[0].label == 0
+
+
+@pytest.mark.shared_data
+def test_hmdb51_split1_counts_and_class_order(official_roots):
+    train = HMDB51(official_roots.hmdb, official_roots.hmdb_splits, split=1, train=True)
+    test = HMDB51(official_roots.hmdb, official_roots.hmdb_splits, split=1, train=False)
+    assert (len(train), len(test)) == (3570, 1530)
+    assert train.classes == read_class_names(official_roots.hmdb_splits / "label_map_mmaction2.txt")
+    assert np.bincount(train.labels).tolist() == [70] * 51
+    assert np.bincount(test.labels).tolist() == [30] * 51
+    assert train.classes.index("kick") == 20 and train.classes.index("kick_ball") == 21
+    # TSN's order is available by passing its class list
+    tsn_classes = read_class_names(official_roots.hmdb_splits / "class_list.txt")
+    tsn = HMDB51(official_roots.hmdb, official_roots.hmdb_splits, split=1, train=False, classes=tsn_classes)
+    assert tsn.classes.index("kick_ball") == 20
+    kick_ball = [s for s in tsn.samples if s.key.startswith("kick_ball/")]
+    assert len(kick_ball) == 30 and {s.label for s in kick_ball} == {20}
+
+
+@pytest.mark.shared_data
+def test_probing_hard_linked_tree_is_fast_and_cached(official_roots, tmp_path, monkeypatch):
+    index_file = tmp_path / "index.json"
+    started = time.perf_counter()
+    train = UCF101(official_roots.ucf, official_roots.ucf_splits, probe=True, index_file=index_file,
+                   sampler=CenterClipSampler(4))
+    first = time.perf_counter() - started
+    assert len(train) == 9537 and train.samples[0].num_frames == 4
+    assert json.loads(index_file.read_text())["version"] == 1
+
+    def fail(path):
+        raise AssertionError(f"opened {path} although the index is cached")
+
+    monkeypatch.setattr(video_api, "probe_video", fail, raising=False)
+    started = time.perf_counter()
+    again = UCF101(official_roots.ucf, official_roots.ucf_splits, probe=True, index_file=index_file,
+                   sampler=CenterClipSampler(4))
+    second = time.perf_counter() - started
+    assert [s.num_frames for s in again.samples] == [4] * 9537
+    print(f"\nlinked {official_roots.ucf_count} UCF names in {official_roots.link_seconds:.2f}s; "
+          f"probe+index {first:.2f}s, cached {second:.2f}s")
+    assert first < 30 and second < 15
+
+
+# -- annotation errors ------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def small_ucf(tmp_path):
+    """A two-class UCF-101 layout: classInd, trainlist01 (3 videos), testlist01 (1 video)."""
+    annotations = tmp_path / "splits"
+    annotations.mkdir()
+    (annotations / "classInd.txt").write_text("1 Archery\r\n2 Biking\r\n")
+    (annotations / "trainlist01.txt").write_text(
+        "Archery/v_Archery_g01_c01.avi 1\r\nBiking/v_Biking_g01_c01.avi 2\r\nBiking/v_Biking_g01_c02.avi 2\r\n"
+    )
+    (annotations / "testlist01.txt").write_text("Biking/v_Biking_g02_c01.avi\r\n")
+    root = tmp_path / "videos"
+    source = write_video(tmp_path / "source.avi", num_frames=8)
+    for name in ("Archery/v_Archery_g01_c01.avi", "Biking/v_Biking_g01_c01.avi",
+                 "Biking/v_Biking_g01_c02.avi", "Biking/v_Biking_g02_c01.avi"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, root / name)
+    return SimpleNamespace(root=root, annotations=annotations)
+
+
+def test_missing_video_names_file_and_list_line(small_ucf):
+    missing = small_ucf.root / "Biking" / "v_Biking_g01_c02.avi"
+    missing.unlink()
+    with pytest.raises(FileNotFoundError) as error:
+        UCF101(small_ucf.root, small_ucf.annotations)
+    message = str(error.value)
+    assert str(missing) in message
+    assert "trainlist01.txt:3: 'Biking/v_Biking_g01_c02.avi 2'" in message
+    skipping = UCF101(small_ucf.root, small_ucf.annotations, on_error="skip")
+    assert len(skipping) == 2 and skipping.missing == [str(missing)]
+
+
+def test_unknown_class_names_file_line_number_and_line(small_ucf):
+    list_file = small_ucf.annotations / "trainlist01.txt"
+    list_file.write_text(list_file.read_text() + "Skydiving/v_Skydiving_g01_c01.avi 2\r\n")
+    with pytest.raises(AnnotationError) as error:
+        UCF101(small_ucf.root, small_ucf.annotations)
+    assert error.value.line_number == 4
+    assert str(error.value) == (
+        f"{list_file}:4: unknown class 'Skydiving' (not in classInd.txt): 'Skydiving/v_Skydiving_g01_c01.avi 2'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("Archery/v_Archery_g01_c01.avi 1 extra", "malformed line"),
+        ("v_Archery_g01_c01.avi 1", "the path has no class folder"),
+        ("Archery/v_Archery_g01_c01.avi 7", "unknown class id '7'"),
+        ("Archery/v_Archery_g01_c01.avi 2", "class id 2 (Biking) disagrees with the folder 'Archery'"),
+    ],
+)
+def test_malformed_split_lines(small_ucf, line, reason):
+    list_file = small_ucf.annotations / "trainlist01.txt"
+    list_file.write_text("Biking/v_Biking_g01_c01.avi 2\n\n" + line + "\n")
+    with pytest.raises(AnnotationError, match=re.escape(reason)) as error:
+        UCF101(small_ucf.root, small_ucf.annotations)
+    assert (error.value.file, error.value.line_number, error.value.line) == (str(list_file), 3, line)
+
+
+def test_hmdb51_bad_flag_and_unknown_class(tmp_path):
+    splits = tmp_path / "testTrainMulti_7030_splits"
+    splits.mkdir()
+    (splits / "wave_test_split1.txt").write_text("a.avi 1 \nb.avi 3 \n")
+    with pytest.raises(AnnotationError, match=r"wave_test_split1.txt:2: malformed line .*'b.avi 3'"):
+        HMDB51(tmp_path / "videos", tmp_path, split=1, on_error="skip")
+    (splits / "wave_test_split1.txt").write_text("a.avi 1 \n")
+    with pytest.raises(AnnotationError, match="unknown class 'wave'"):
+        HMDB51(tmp_path / "videos", tmp_path, classes=["walk"], on_error="skip")
+
+
+# -- items: skipping bad videos, determinism, views, transforms ---------------------------------
+
+
+@pytest.fixture()
+def mixed_videos(tmp_path):
+    """One good 12-frame video, one truncated, one empty, one 3 frames long."""
+    good = write_video(tmp_path / "good.mp4", num_frames=12)
+    truncated = write_video(tmp_path / "truncated.mp4", num_frames=12)
+    truncated.write_bytes(truncated.read_bytes()[:300])  # the index (moov) is gone
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    short = write_video(tmp_path / "short.mp4", num_frames=3)
+    return [good, truncated, empty, short]
+
+
+def _dataset(paths, **kwargs):
+    samples = [VideoSample(str(path), label, key=path.name, source=f"test:{label}") for label, path in enumerate(paths)]
+    return VideoClipDataset(samples, [p.stem for p in paths], **kwargs)
+
+
+def test_skip_replaces_and_counts_bad_videos(mixed_videos, caplog):
+    dataset = _dataset(mixed_videos, sampler=RandomClipSampler(4), on_error="skip", seed=3)
+    loader = DataLoader(dataset, batch_size=4, shuffle=False, num_workers=0)
+    batch = next(iter(loader))
+    clips, labels, info = batch
+    assert clips.shape == (4, 4, 16, 16, 3) and clips.dtype == torch.uint8
+    assert labels.tolist() == [0, 0, 0, 0]  # every bad item was replaced by the good video
+    assert info["skipped"][0].item() == 0 and (info["skipped"][1:] >= 1).all()
+    assert count_skipped(batch) == int(info["skipped"].sum()) >= 3
+    reasons = skipped_videos(batch)
+    for bad in mixed_videos[1:]:
+        assert any(reason.startswith(f"{bad}: ") for reason in reasons), bad
+    assert any("too short" in reason for reason in reasons if reason.startswith(str(mixed_videos[3])))
+    assert "skipping" in caplog.text and str(mixed_videos[2]) in caplog.text
+
+
+@pytest.mark.parametrize("bad", [1, 2, 3])
+def test_raise_names_the_bad_file(mixed_videos, bad):
+    dataset = _dataset(mixed_videos, sampler=RandomClipSampler(4))
+    with pytest.raises(VideoDecodeError) as error:
+        dataset[bad]
+    assert error.value.path == str(mixed_videos[bad])
+
+
+def test_probe_sets_aside_unreadable_and_short(mixed_videos, tmp_path):
+    dataset = _dataset(mixed_videos, sampler=CenterClipSampler(4), on_error="skip", probe=True,
+                       root=tmp_path)
+    assert [s.path for s in dataset.samples] == [str(mixed_videos[0])]
+    assert sorted(path for path, _ in dataset.unreadable) == sorted(str(p) for p in mixed_videos[1:3])
+    assert dataset.too_short == [(str(mixed_videos[3]), 3)]
+    with pytest.raises(VideoDecodeError, match="truncated.mp4"):
+        _dataset(mixed_videos, sampler=CenterClipSampler(4), probe=True, root=tmp_path)
+
+
+def test_items_are_deterministic_per_epoch_and_across_workers(tmp_path):
+    paths = [write_video(tmp_path / f"v{i}.avi", num_frames=30) for i in range(3)]
+    dataset = _dataset(paths, sampler=RandomClipSampler(4), seed=11)
+
+    def starts(loader_kwargs, epochs=(0, 1)):
+        loader = DataLoader(dataset, batch_size=3, **loader_kwargs)
+        out = []
+        for epoch in epochs:
+            dataset.set_epoch(epoch)
+            out.append(torch.cat([info["frame_indices"][:, 0, 0] for _, _, info in loader]).tolist())
+        return out
+
+    in_process = starts({"num_workers": 0})
+    assert in_process == starts({"num_workers": 0})
+    assert in_process[0] != in_process[1]
+    persistent = starts({"num_workers": 1, "persistent_workers": True})
+    assert persistent == in_process  # set_epoch reached the persistent worker
+
+
+def test_multi_view_decodes_once_and_gathers_the_right_frames(tmp_path, monkeypatch):
+    path = write_video(tmp_path / "v.avi", num_frames=8)
+    calls = []
+    original = frames_module.VideoFileFrames.get
+
+    def counting_get(self, indices, size=None):
+        calls.append(list(indices))
+        return original(self, indices, size)
+
+    monkeypatch.setattr(frames_module.VideoFileFrames, "get", counting_get)
+    dataset = _dataset([path], sampler=UniformClipSampler(4, num_clips=3))
+    clip, label, info = dataset[0]
+    assert clip.shape == (3, 4, 16, 16, 3) and label == 0
+    assert len(calls) == 1 and calls[0] == sorted(set(info["frame_indices"].flatten().tolist()))
+    grey = clip[..., 0].float().mean(dim=(-1, -2))  # (V, T) mean grey of each frame
+    expected = info["frame_indices"].float() * FRAME_STEP
+    assert torch.allclose(grey, expected, atol=6), (grey, expected)
+
+
+def test_transform_per_view_and_multi_crop_flatten(tmp_path):
+    path = write_video(tmp_path / "v.avi", num_frames=8)
+
+    def to_cthw(view):
+        return view.permute(3, 0, 1, 2).float() / 255
+
+    single = _dataset([path], sampler=CenterClipSampler(4), transform=to_cthw)[0][0]
+    assert single.shape == (3, 4, 16, 16)
+    views = _dataset([path], sampler=UniformClipSampler(4, num_clips=2), transform=to_cthw)[0][0]
+    assert views.shape == (2, 3, 4, 16, 16)
+
+    def two_crops(view):
+        cthw = to_cthw(view)
+        return torch.stack([cthw[..., :8, :8], cthw[..., 8:, 8:]])
+
+    crops = _dataset([path], sampler=UniformClipSampler(4, num_clips=2), transform=two_crops)[0][0]
+    assert crops.shape == (4, 3, 4, 8, 8)
+
+
+def test_decode_time_resize(tmp_path):
+    path = write_video(tmp_path / "v.avi", num_frames=6, size=32)
+    clip = _dataset([path], sampler=CenterClipSampler(2), size=(8, 12))[0][0]
+    assert clip.shape == (2, 8, 12, 3)
+
+
+def test_flow_modality_reads_mmaction2_layout(tmp_path):
+    from vidlearn.video.flow.storage import write_flow_frames
+
+    flow = torch.zeros(5, 2, 8, 8)
+    flow[:, 0] = torch.arange(5).view(5, 1, 1).float()  # x displacement = field index
+    flow[:, 1] = -2.0
+    write_flow_frames(flow, tmp_path / "flow" / "Biking" / "v_1")
+    sample = VideoSample(str(tmp_path / "videos" / "Biking" / "v_1.avi"), 0, key="Biking/v_1.avi")
+    dataset = VideoClipDataset([sample], ["Biking"], modality="flow", flow_root=tmp_path / "flow",
+                               sampler=CenterClipSampler(3), size=(4, 4))
+    clip, _, info = dataset[0]
+    assert clip.shape == (3, 2, 4, 4) and clip.dtype == torch.float32
+    assert info["frame_indices"].tolist() == [[1, 2, 3]] and info["num_frames"] == 5
+    # resized by half: vectors halve with the image
+    assert torch.allclose(clip[:, 0, 0, 0], torch.tensor([0.5, 1.0, 1.5]), atol=0.1)
+    assert torch.allclose(clip[:, 1], torch.full((3, 4, 4), -1.0), atol=0.1)
+
+
+def test_rawframe_dataset_rgb_and_flow(tmp_path):
+    import cv2
+
+    from vidlearn.video.flow.storage import write_flow_frames
+
+    frame_dir = tmp_path / "frames" / "clip_a"
+    frame_dir.mkdir(parents=True)
+    for index in range(1, 7):
+        cv2.imwrite(str(frame_dir / f"img_{index:05d}.jpg"), np.full((8, 10, 3), index * 30, np.uint8))
+    write_flow_frames(torch.full((5, 2, 8, 10), 3.0), frame_dir)
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("clip_a 6 2\n")
+    rgb = RawframeDataset(list_file, tmp_path / "frames", sampler=CenterClipSampler(2))
+    clip, label, info = rgb[0]
+    assert clip.shape == (2, 8, 10, 3) and label == 2 and rgb.classes == ["0", "1", "2"]
+    assert torch.allclose(clip[:, 0, 0, 0].float(), (info["frame_indices"][0].float() + 1) * 30, atol=3)
+    (tmp_path / "flow_list.txt").write_text("clip_a 5 2\n")
+    flow = RawframeDataset(tmp_path / "flow_list.txt", tmp_path / "frames", modality="flow",
+                           sampler=CenterClipSampler(2))
+    flow_clip = flow[0][0]
+    assert flow_clip.shape == (2, 2, 8, 10) and torch.allclose(flow_clip, torch.full_like(flow_clip, 3.0), atol=0.2)
+    list_file.write_text("clip_a six 2\n")
+    with pytest.raises(AnnotationError, match=r"list.txt:1: malformed frame count 'six'"):
+        RawframeDataset(list_file, tmp_path / "frames")
+
+
+# -- other formats -----------------------------------------------------------------------------
+
+
+def test_kinetics_csv_layouts_labels_and_errors(tmp_path):
+    classes = kinetics_classes(400)
+    assert len(classes) == 400 and classes[0] == "abseiling" and classes[6] == "arm wrestling"
+    assert len(kinetics_classes(600)) == 600 and len(kinetics_classes(700)) == 700
+    source = write_video(tmp_path / "source.mp4", num_frames=4)
+    root = tmp_path / "k400"
+    (root / "val" / "arm wrestling").mkdir(parents=True)
+    os.link(source, root / "val" / "arm wrestling" / "abc_000010_000020.mp4")  # label folder layout
+    os.link(source, root / "val" / "zz-9_000001_000011.mp4")  # flat layout
+    csv_file = tmp_path / "validate.csv"
+    csv_file.write_text(
+        "label,youtube_id,time_start,time_end,split,is_cc\n"
+        "arm wrestling,abc,10,20,val,0\n"
+        "zumba,zz-9,1,11,val,0\n"
+        "abseiling,train_only,0,10,train,0\n"
+        "abseiling,gone,5,15,val,0\n"
+    )
+    with pytest.raises(FileNotFoundError, match=r"gone_000005_000015.mp4 .*validate.csv:5"):
+        Kinetics(root, csv_file, split="val")
+    dataset = Kinetics(root, csv_file, split="val", on_error="skip")
+    assert dataset.labels == [6, 399] and len(dataset.missing) == 1
+    assert dataset.samples[1].key == os.path.join("val", "zz-9_000001_000011.mp4")
+    assert dataset[1][0].shape == (4, 16, 16, 3)
+    csv_file.write_text("label,youtube_id,time_start,time_end,split\narm wrestlin,abc,10,20,val\n")
+    with pytest.raises(AnnotationError) as error:
+        Kinetics(root, csv_file, split="val")
+    assert error.value.line_number == 2 and "unknown class 'arm wrestlin'" in str(error.value)
+
+
+def test_sports1m_json_multi_hot_and_bad_entry(tmp_path):
+    source = write_video(tmp_path / "source.mp4", num_frames=4)
+    root = tmp_path / "sports1m"
+    root.mkdir()
+    os.link(source, root / "AbC-12.mp4")
+    os.link(source, root / "xyz.mkv")
+    entries = [
+        {"id": "AbC-12", "url": "https://www.youtube.com/watch?v=AbC-12", "label487": [3, 486]},
+        {"url": "https://www.youtube.com/watch?v=xyz", "label487": [0]},
+    ]
+    annotation = tmp_path / "sports1m_train.json"
+    annotation.write_text(json.dumps(entries))
+    dataset = Sports1M(root, tmp_path, split="train", sampler=CenterClipSampler(2))
+    clip, target, _ = dataset[0]
+    assert target.shape == (487,) and target.dtype == torch.float32
+    assert target.nonzero().flatten().tolist() == [3, 486]
+    assert dataset.samples[1].path == str(root / "xyz.mkv")
+    entries[1]["label487"] = [487]
+    annotation.write_text(json.dumps(entries))
+    with pytest.raises(AnnotationError, match=r"sports1m_train.json:2: unknown class 487"):
+        Sports1M(root, annotation)
+    partition = tmp_path / "train_partition.txt"
+    partition.write_text("https://www.youtube.com/watch?v=AbC-12 168,169\n")
+    assert Sports1M(root, partition).labels == [(168, 169)]
+
+
+def test_video_folder_and_multi_label_list(tmp_path):
+    source = write_video(tmp_path / "source.avi", num_frames=4)
+    root = tmp_path / "folder"
+    for name in ("b_class/x.avi", "a_class/y.avi", "a_class/sub/z.mp4", "a_class/notes.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, root / name)
+    folder = VideoFolder(root)
+    assert folder.classes == ["a_class", "b_class"]
+    assert [(s.key, s.label) for s in folder.samples] == [
+        (os.path.join("a_class", "y.avi"), 0), (os.path.join("a_class", "sub", "z.mp4"), 0),
+        (os.path.join("b_class", "x.avi"), 1)]
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("a_class/y.avi 0 2\nb_class/x.avi 1\n")
+    multi = VideoListDataset(list_file, root, multi_label=True, num_classes=3, sampler=CenterClipSampler(2))
+    assert multi[0][1].tolist() == [1.0, 0.0, 1.0]
+    with pytest.raises(AnnotationError, match=r"list.txt:1: malformed line"):
+        VideoListDataset(list_file, root)
+    list_file.write_text("a_class/y.avi 0\nb_class/x.avi 3\n")
+    with pytest.raises(AnnotationError, match=r"list.txt:2: unknown class 3 \(labels are 0..1\)"):
+        VideoListDataset(list_file, root, classes=["a", "b"])
