@@ -1,0 +1,47 @@
+"""``vidlearn train RECIPE [key=value ...]``: train a recognition model (one process or ``torchrun``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vidlearn.cli._common import user_errors
+
+    with user_errors():
+        from vidlearn.recognition.recipe import load_recipe
+        from vidlearn.recognition.task import train
+
+        cfg = load_recipe(args.recipe, args.overrides)
+        if args.work_dir:
+            cfg.train.work_dir = args.work_dir
+        resume = None if args.resume == "none" else args.resume
+        result = train(cfg, resume=resume, final_eval=not args.no_eval)
+    from vidlearn.engine.distributed import is_main_process
+
+    if is_main_process():
+        if result.interrupted:
+            print(f"interrupted: checkpoint saved in {result.work_dir}; resume with the same command")
+            return 143
+        print(json.dumps({"work_dir": str(result.work_dir), **result.metrics}, indent=2))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model from a recipe",
+        description="Train the recipe's model, then evaluate it with the recipe's test protocol. "
+        "Any recipe key can be overridden as key=value (e.g. optim.lr=0.01 data.batch_size=8). "
+        "Under torchrun the run is distributed (DDP).",
+    )
+    parser.add_argument("recipe", help="a YAML recipe (see configs/)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
+    parser.add_argument("--work-dir", help="where checkpoints, logs and results go (train.work_dir)")
+    parser.add_argument("--resume", default="auto",
+                        help="'auto' (newest checkpoint in the work dir, default), a checkpoint path, or 'none'")
+    parser.add_argument("--no-eval", action="store_true", help="skip the final test protocol")
+    parser.set_defaults(func=_run)
