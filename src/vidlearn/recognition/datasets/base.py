@@ -166,7 +166,9 @@ class VideoClipDataset(Dataset):
         if rejected:
             logger.warning(
                 "set aside %d unreadable and %d too-short videos of %d",
-                len(self.unreadable), len(self.too_short), len(kept) + rejected,
+                len(self.unreadable),
+                len(self.too_short),
+                len(kept) + rejected,
             )
 
     def _reject(self, sample: VideoSample, reason: str, bucket: list, entry: Any) -> None:
@@ -204,7 +206,9 @@ class VideoClipDataset(Dataset):
             return FlowFrames(sample.path, None, self.flow_template, self.flow_bound)
         return VideoFileFrames(sample.path, backend=self.backend)
 
-    def load_clip(self, sample: VideoSample, rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, FrameSource]:
+    def load_clip(
+        self, sample: VideoSample, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, np.ndarray, FrameSource]:
         """Decode the views of one item: frames ``(V, T, ...)`` and indices ``int64 (V, L)``."""
         source = self.open(sample)
         if self.sampler is None:

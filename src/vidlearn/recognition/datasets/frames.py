@@ -71,7 +71,9 @@ class JpegFrames:
     list file, so nothing is listed on disk.
     """
 
-    def __init__(self, directory: str, num_frames: int, filename_tmpl: str = "img_{:05d}.jpg", start_index: int = 1) -> None:
+    def __init__(
+        self, directory: str, num_frames: int, filename_tmpl: str = "img_{:05d}.jpg", start_index: int = 1
+    ) -> None:
         self.path = directory
         self.directory = Path(directory)
         if not self.directory.is_dir():
@@ -93,7 +95,9 @@ class JpegFrames:
             if (out_h, out_w) != (height, width):
                 # INTER_AREA averages when shrinking (no aliasing); linear when enlarging.
                 shrink = out_h * out_w < height * width
-                image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+                image = cv2.resize(
+                    image, (out_w, out_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+                )
             frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         shapes = {frame.shape for frame in frames}
         if len(shapes) > 1:

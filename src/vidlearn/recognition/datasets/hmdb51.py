@@ -23,7 +23,6 @@ from vidlearn.recognition.datasets.base import VideoClipDataset
 __all__ = ["HMDB51", "hmdb51_split_files"]
 
 
-
 def hmdb51_split_files(annotation_dir: str | Path, split: int) -> dict[str, Path]:
     """``{class name: split file}`` for split ``split`` of ``annotation_dir``.
 

@@ -158,7 +158,11 @@ class VideoIndex:
                 continue
             key = self._key(path)
             entry = self._entries.get(key)
-            if entry is not None and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+            if (
+                entry is not None
+                and entry.get("size") == stat.st_size
+                and entry.get("mtime_ns") == stat.st_mtime_ns
+            ):
                 result[path] = VideoMeta(**entry)
                 continue
             to_probe.setdefault((stat.st_dev, stat.st_ino), []).append(

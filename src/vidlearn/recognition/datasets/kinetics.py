@@ -34,9 +34,11 @@ def kinetics_classes(num_classes: int = 400) -> list[str]:
     """The Kinetics-``num_classes`` class names (400, 600 or 700), index = label."""
     if num_classes not in (400, 600, 700):
         raise ValueError(f"Kinetics num_classes must be 400, 600 or 700, got {num_classes!r}")
-    text = resources.files("vidlearn.recognition.datasets").joinpath(
-        f"labels/label_map_k{num_classes}.txt"
-    ).read_text(encoding="utf-8")
+    text = (
+        resources.files("vidlearn.recognition.datasets")
+        .joinpath(f"labels/label_map_k{num_classes}.txt")
+        .read_text(encoding="utf-8")
+    )
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -108,7 +110,9 @@ class Kinetics(VideoClipDataset):
             for required in ("youtube_id", "time_start", "time_end"):
                 if required not in columns:
                     raise AnnotationError(
-                        file, 1, ",".join(header),
+                        file,
+                        1,
+                        ",".join(header),
                         f"header has no {required!r} column (expected label,youtube_id,time_start,time_end,split)",
                     )
             for row in reader:
@@ -117,13 +121,17 @@ class Kinetics(VideoClipDataset):
                 if not line.strip():
                     continue
                 if len(row) < len(header):
-                    raise AnnotationError(file, number, line, f"malformed line: {len(row)} fields, header has {len(header)}")
+                    raise AnnotationError(
+                        file, number, line, f"malformed line: {len(row)} fields, header has {len(header)}"
+                    )
                 if "split" in columns and row[columns["split"]].strip() not in _SPLIT_NAMES[self.split]:
                     continue
                 if "label" in columns:
                     name = row[columns["label"]].strip()
                     if name not in class_ids:
-                        raise AnnotationError(file, number, line, f"unknown class {name!r} (not in the {len(classes)} classes)")
+                        raise AnnotationError(
+                            file, number, line, f"unknown class {name!r} (not in the {len(classes)} classes)"
+                        )
                     label = class_ids[name]
                 else:
                     label = -1

@@ -47,11 +47,15 @@ def _parse_labels(line: Any, fields: Sequence[str], num_classes: int | None) -> 
 class VideoFolder(VideoClipDataset):
     """Videos in a folder per class: ``root/<class>/<video>.<ext>``; classes sorted by name."""
 
-    def __init__(self, root: str | Path, *, extensions: tuple[str, ...] = VIDEO_EXTENSIONS, **kwargs: Any) -> None:
+    def __init__(
+        self, root: str | Path, *, extensions: tuple[str, ...] = VIDEO_EXTENSIONS, **kwargs: Any
+    ) -> None:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"video folder not found: {root}")
-        classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith("."))
+        classes = sorted(
+            entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")
+        )
         if not classes:
             raise FileNotFoundError(f"no class folders in {root}")
         samples = []
@@ -104,7 +108,9 @@ class VideoListDataset(VideoClipDataset):
                 )
             )
         if names is None:
-            flat = [label for sample in samples for label in (sample.label if multi_label else (sample.label,))]
+            flat = [
+                label for sample in samples for label in (sample.label if multi_label else (sample.label,))
+            ]
             names = _class_list(None, flat) if num_classes is None else [str(i) for i in range(num_classes)]
         super().__init__(samples, names, root=root, multi_label=multi_label, **kwargs)
 
@@ -155,7 +161,9 @@ class RawframeDataset(VideoClipDataset):
                 )
             )
         if names is None:
-            flat = [label for sample in samples for label in (sample.label if multi_label else (sample.label,))]
+            flat = [
+                label for sample in samples for label in (sample.label if multi_label else (sample.label,))
+            ]
             names = _class_list(None, flat) if num_classes is None else [str(i) for i in range(num_classes)]
         if kwargs.get("flow_root") is not None:
             raise ValueError("RawframeDataset reads flow from the frame folders listed; drop flow_root")

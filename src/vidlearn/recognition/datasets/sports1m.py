@@ -90,7 +90,9 @@ class Sports1M(VideoClipDataset):
         self.split = split
         self.annotation_file = annotation
         on_disk = scan_videos(root, extensions) if Path(root).is_dir() else {}
-        entries = self._read_json(annotation) if annotation.suffix == ".json" else self._read_partition(annotation)
+        entries = (
+            self._read_json(annotation) if annotation.suffix == ".json" else self._read_partition(annotation)
+        )
         samples = []
         for youtube_id, labels, source in entries:
             path = on_disk.get(youtube_id) or os.path.join(root, f"{youtube_id}.mp4")

@@ -1,0 +1,235 @@
+"""``vidlearn data``: check a dataset on disk, re-encode a video tree.
+
+``vidlearn data check ROOT --format ucf101 --annotations ucfTrainTestlist`` lists the videos of the
+annotation files that are missing, unreadable or too short for the clip length (exit 1 when any,
+0 when the dataset is clean). Frame counts come from the cached metadata index, so a second check
+opens no video. ``vidlearn data reencode SRC DST --gop 12 --short-side 128 --shard 0/4`` re-encodes
+a tree for fast seeking (short keyframe interval), one shard of it per job.
+"""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from vidlearn.cli.main import CLIError
+
+__all__ = ["register"]
+
+FORMATS = ("ucf101", "hmdb51", "kinetics", "folder", "list")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``data check`` and ``data reencode`` to the ``vidlearn`` parser."""
+    parser = subparsers.add_parser("data", help="check a dataset on disk, re-encode videos")
+    commands = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=type(parser))
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    check = commands.add_parser(
+        "check",
+        help="report missing, unreadable and too-short videos of a dataset",
+        description="Read a dataset's annotation files, probe its videos (cached) and list the problems. "
+        "Exit code 1 when there is any problem, 0 when the dataset is clean.",
+    )
+    check.add_argument("root", type=Path, help="dataset root (the folder of the videos)")
+    check.add_argument("--format", required=True, choices=FORMATS, help="annotation format")
+    check.add_argument(
+        "--annotations",
+        type=Path,
+        help="split folder (ucf101: classInd.txt + lists; hmdb51: testTrainMulti_7030_splits), "
+        "CSV (kinetics) or list file (list); not needed for folder",
+    )
+    check.add_argument(
+        "--split",
+        help="split number 1-3 (ucf101, hmdb51; default 1) or train|val|test (kinetics; default val)",
+    )
+    check.add_argument("--clip-len", type=int, default=16, help="frames a clip needs (default 16)")
+    check.add_argument(
+        "--num-classes", type=int, default=400, choices=(400, 600, 700), help="Kinetics variant"
+    )
+    check.add_argument("--index", type=Path, help="metadata cache file (default ROOT/.vidlearn_index.json)")
+    check.add_argument("--workers", type=int, default=None, help="probing threads")
+    check.add_argument(
+        "--decode", action="store_true", help="also decode the first and last frame of every video (slow)"
+    )
+    check.set_defaults(func=_check)
+
+    reencode = commands.add_parser(
+        "reencode",
+        help="re-encode a video tree with short keyframe intervals for fast clip decoding",
+        description="Re-encode every video under SRC into DST (same relative paths), resumable and shardable.",
+    )
+    reencode.add_argument("src", type=Path)
+    reencode.add_argument("dst", type=Path)
+    reencode.add_argument("--gop", type=int, default=12, help="keyframe interval in frames (default 12)")
+    reencode.add_argument("--short-side", type=int, default=None, help="resize so the short side is N pixels")
+    reencode.add_argument("--codec", default="auto", choices=("auto", "h264", "mpeg4"))
+    reencode.add_argument("--workers", type=int, default=1, help="parallel encodes (default 1)")
+    reencode.add_argument("--shard", default="0/1", help="i/n: this job's share of the files (default 0/1)")
+    reencode.add_argument(
+        "--extensions", default=".mp4,.avi,.mkv,.webm,.mov", help="comma-separated video extensions"
+    )
+    reencode.add_argument("--no-resume", action="store_true", help="re-encode files already done")
+    reencode.add_argument("--quiet", action="store_true", help="no progress bar")
+    reencode.set_defaults(func=_reencode)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _sampler(clip_len: int) -> Any:
+    from vidlearn.video.sampling import CenterClipSampler
+
+    if clip_len < 1:
+        raise CLIError(f"--clip-len must be positive, got {clip_len}")
+    return CenterClipSampler(clip_len)
+
+
+def _split_number(text: str | None) -> int:
+    if text is None:
+        return 1
+    if text not in ("1", "2", "3"):
+        raise CLIError(f"--split must be 1, 2 or 3 for this format, got {text!r}")
+    return int(text)
+
+
+def _build(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The datasets to check, each with a title: ``[(title, dataset), ...]``."""
+    from vidlearn.recognition import datasets as ds
+
+    common: dict[str, Any] = {
+        "sampler": _sampler(args.clip_len),
+        "on_error": "skip",
+        "probe": True,
+        "index_file": args.index,
+        "probe_workers": args.workers,
+    }
+    root = args.root
+    if not root.is_dir():
+        raise CLIError(f"dataset root not found: {root}")
+    needs_annotations = args.format != "folder"
+    if needs_annotations and args.annotations is None:
+        raise CLIError(f"--annotations is required for --format {args.format}")
+    if args.format in ("ucf101", "hmdb51"):
+        split = _split_number(args.split)
+        cls = ds.UCF101 if args.format == "ucf101" else ds.HMDB51
+        return [
+            (
+                f"{args.format} split {split} {part}",
+                cls(root, args.annotations, split, train=part == "train", **common),
+            )
+            for part in ("train", "test")
+        ]
+    if args.format == "kinetics":
+        split = args.split or "val"
+        if split not in ("train", "val", "test"):
+            raise CLIError(f"--split must be train, val or test for kinetics, got {split!r}")
+        dataset = ds.Kinetics(root, args.annotations, split, args.num_classes, **common)
+        return [(f"kinetics-{args.num_classes} {split}", dataset)]
+    if args.format == "folder":
+        return [(f"folder {root}", ds.VideoFolder(root, **common))]
+    return [(f"list {args.annotations}", ds.VideoListDataset(args.annotations, root, **common))]
+
+
+def _decode_check(dataset: Any, workers: int | None) -> list[tuple[str, str]]:
+    """Decode the first and last frame of every usable video; ``[(path, reason)]`` of failures."""
+    from vidlearn.video import VideoReader
+    from vidlearn.video.errors import VideoDecodeError
+
+    def attempt(path: str) -> tuple[str, str] | None:
+        try:
+            reader = VideoReader(path)
+            reader.get_frames([0, max(0, int(reader.num_frames) - 1)])
+        except (VideoDecodeError, OSError) as error:
+            return path, getattr(error, "reason", str(error))
+        return None
+
+    paths = [sample.path for sample in dataset.samples]
+    with ThreadPoolExecutor(max_workers=workers or 4) as pool:
+        return [failure for failure in pool.map(attempt, paths) if failure is not None]
+
+
+def _check(args: argparse.Namespace) -> int:
+    from vidlearn.recognition.datasets import AnnotationError
+
+    try:
+        parts = _build(args)
+    except AnnotationError as error:
+        raise CLIError(str(error)) from None
+    missing: dict[str, None] = {}
+    unreadable: dict[str, str] = {}
+    too_short: dict[str, int] = {}
+    for title, dataset in parts:
+        broken = _decode_check(dataset, args.workers) if args.decode else []
+        listed = len(dataset) + len(dataset.missing) + len(dataset.unreadable) + len(dataset.too_short)
+        print(
+            f"{title}: {listed} videos listed, {len(dataset) - len(broken)} usable, "
+            f"{dataset.num_classes} classes"
+        )
+        missing.update(dict.fromkeys(dataset.missing))
+        unreadable.update(dict(dataset.unreadable))
+        unreadable.update(dict(broken))
+        too_short.update(dict(dataset.too_short))
+    if missing:
+        print(f"missing ({len(missing)}):")
+        for path in missing:
+            print(f"  {path}")
+    if unreadable:
+        print(f"unreadable ({len(unreadable)}):")
+        for path, reason in unreadable.items():
+            print(f"  {path}: {reason}")
+    if too_short:
+        print(f"too short for {args.clip_len}-frame clips ({len(too_short)}):")
+        for path, frames in too_short.items():
+            print(f"  {path}: {frames} frames")
+    problems = len(missing) + len(unreadable) + len(too_short)
+    print(f"{problems} problem(s)" if problems else "no problems")
+    return 1 if problems else 0
+
+
+def _reencode(args: argparse.Namespace) -> int:
+    from vidlearn.video.reencode import reencode_tree
+    from vidlearn.video.sharding import parse_shard
+
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as error:
+        raise CLIError(f"--shard: {error}") from None
+    if not args.src.is_dir():
+        raise CLIError(f"source folder not found: {args.src}")
+    if args.gop < 1:
+        raise CLIError(f"--gop must be positive, got {args.gop}")
+    if args.short_side is not None and args.short_side < 2:
+        raise CLIError(f"--short-side must be at least 2, got {args.short_side}")
+    extensions = tuple(
+        ext if ext.startswith(".") else f".{ext}"
+        for ext in (part.strip().lower() for part in args.extensions.split(","))
+        if ext
+    )
+    if not extensions:
+        raise CLIError("--extensions is empty")
+    summary = reencode_tree(
+        args.src,
+        args.dst,
+        extensions=extensions,
+        gop=args.gop,
+        short_side=args.short_side,
+        codec=args.codec,
+        workers=args.workers,
+        shard=shard,
+        resume=not args.no_resume,
+        progress=not args.quiet,
+    )
+    for key, value in summary.items():
+        if isinstance(value, (list, tuple)):
+            print(f"{key}: {len(value)}")
+            for item in value:
+                print(f"  {item}")
+        else:
+            print(f"{key}: {value}")
+    failed = summary.get("failed") or summary.get("errors")
+    return 1 if failed else 0
