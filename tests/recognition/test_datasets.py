@@ -542,3 +542,19 @@ def test_video_folder_and_multi_label_list(tmp_path):
     list_file.write_text("a_class/y.avi 0\nb_class/x.avi 3\n")
     with pytest.raises(AnnotationError, match=r"list.txt:2: unknown class 3 \(labels are 0..1\)"):
         VideoListDataset(list_file, root, classes=["a", "b"])
+
+
+def test_with_the_standard_test_pipeline_ten_clips_three_crops(tmp_path):
+    from vidlearn.models import Preprocessing
+    from vidlearn.video.transforms import build_clip_transform
+
+    path = write_video(tmp_path / "v.avi", num_frames=12, size=16)
+    preprocessing = Preprocessing(clip_length=4, crop_size=8, mean=(0.5,) * 3, std=(0.5,) * 3)
+    transform = build_clip_transform(preprocessing, train=False, num_crops=3)
+    dataset = _dataset([path], sampler=UniformClipSampler(4, num_clips=10), transform=transform)
+    clip, _, info = dataset[0]
+    assert clip.shape == (30, 3, 4, 8, 8) and clip.dtype == torch.float32
+    # clip-major: views 0..2 are the three crops of clip 0, whose frames are frame_indices[0]
+    expected = (info["frame_indices"][0].float() * FRAME_STEP / 255 - 0.5) / 0.5
+    assert torch.allclose(clip[1, 0, :, 4, 4], expected, atol=0.05)
+    assert info["frame_indices"].shape == (10, 4)

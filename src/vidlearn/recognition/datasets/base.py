@@ -17,7 +17,9 @@ An item is ``(clip, label, info)``:
 Randomness (random clip offsets, replacement of a failing video) comes from a generator seeded by
 ``(seed, epoch, index, attempt)``: an item is the same in any DataLoader worker and after a resume.
 A failing video is replaced by the next of a seeded permutation of the dataset (distinct videos, up
-to ``max_attempts``).
+to ``max_attempts``). Random transforms draw from torch's generator, which DataLoader seeds per
+worker. The standard pipeline is ``vidlearn.video.transforms.build_clip_transform``; for flow pass
+``input_layout="TCHW"`` since flow clips are already ``(T, 2, H, W)``.
 :meth:`VideoClipDataset.set_epoch` changes the epoch through shared memory, so persistent workers see
 it too.
 
