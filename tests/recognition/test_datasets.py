@@ -558,3 +558,20 @@ def test_with_the_standard_test_pipeline_ten_clips_three_crops(tmp_path):
     expected = (info["frame_indices"][0].float() * FRAME_STEP / 255 - 0.5) / 0.5
     assert torch.allclose(clip[1, 0, :, 4, 4], expected, atol=0.05)
     assert info["frame_indices"].shape == (10, 4)
+
+
+def test_sampler_error_names_the_video(tmp_path):
+    path = write_video(tmp_path / "v.avi", num_frames=8)
+    sampler = RandomClipSampler(2, target_fps=10)
+
+    class NoFps:
+        def __init__(self, source):
+            self.num_frames, self.fps, self.source = source.num_frames, None, source
+
+        def get(self, indices, size=None):
+            return self.source.get(indices, size)
+
+    dataset = _dataset([path], sampler=sampler)
+    dataset.open = lambda sample: NoFps(VideoClipDataset.open(dataset, sample))
+    with pytest.raises(VideoDecodeError, match=r"v\.avi: cannot sample a clip: .*needs the video's fps"):
+        dataset[0]

@@ -162,6 +162,10 @@ class VideoClipDataset(Dataset):
                 except ClipTooShortError as error:
                     self._reject(sample, str(error), self.too_short, (sample.path, meta.num_frames))
                     continue
+                except ValueError as error:  # e.g. target_fps with no frame rate in the file
+                    reason = f"cannot sample a clip: {error}"
+                    self._reject(sample, reason, self.unreadable, (sample.path, reason))
+                    continue
             kept.append(sample)
         self.samples = kept
         rejected = len(self.unreadable) + len(self.too_short)
@@ -222,6 +226,8 @@ class VideoClipDataset(Dataset):
                 indices = np.asarray(self.sampler(source.num_frames, fps=source.fps, rng=rng), dtype=np.int64)
             except ClipTooShortError as error:
                 raise VideoDecodeError(sample.path, f"too short for the clip: {error}") from error
+            except ValueError as error:  # e.g. target_fps with no frame rate in the file
+                raise VideoDecodeError(sample.path, f"cannot sample a clip: {error}") from error
         # One decode for every view: the union of indices, then each view gathers its frames.
         unique, inverse = np.unique(indices, return_inverse=True)
         try:
