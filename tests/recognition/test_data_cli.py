@@ -211,3 +211,43 @@ def test_reencode_bad_shard_is_a_user_error(tmp_path, fake_reencode, capsys):
     assert main(["data", "reencode", str(tmp_path / "src"), str(tmp_path / "dst"), "--shard", "3/3"]) == 2
     assert capsys.readouterr().err.startswith("vidlearn: error: --shard: shard '3/3': need 0 <= i < n")
     assert fake_reencode == []
+
+
+def test_check_decode_lists_videos_that_fail_to_decode(ucf_like, capsys, monkeypatch):
+    (ucf_like.splits / "trainlist01.txt").write_text("Archery/v_Archery_g01_c01.avi 1\n")
+    broken = ucf_like.root / "Biking" / "v_Biking_g02_c01.avi"
+    opened = []
+
+    class Reader:  # decodes the good video, fails on the last frame of the other
+        def __init__(self, path, backend="auto"):
+            self.path, self.num_frames = str(path), 8
+            opened.append(self.path)
+
+        def get_frames(self, indices, size=None):
+            if self.path == str(broken):
+                raise VideoDecodeError(self.path, "truncated at frame 5")
+            return np.zeros((len(indices), 16, 16, 3), np.uint8)
+
+    monkeypatch.setattr(video_api, "VideoReader", Reader, raising=False)
+    argv = [
+        "data",
+        "check",
+        str(ucf_like.root),
+        "--format",
+        "ucf101",
+        "--annotations",
+        str(ucf_like.splits),
+        "--clip-len",
+        "4",
+        "--decode",
+    ]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "ucf101 split 1 test: 1 videos listed, 0 usable, 2 classes" in out
+    assert f"unreadable (1):\n  {broken}: truncated at frame 5\n" in out
+    assert sorted(opened) == sorted([str(broken), str(ucf_like.root / "Archery" / "v_Archery_g01_c01.avi")])
+
+
+def test_data_without_subcommand_shows_help(capsys):
+    assert main(["data"]) == 2
+    assert "check" in capsys.readouterr().out
