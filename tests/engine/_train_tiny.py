@@ -1,7 +1,7 @@
-"""Child process for the engine tests: trains the tiny task and is killed, stopped or run under DDP.
+"""Child process for the engine tests: trains the tiny task, to be killed, stopped, or run under DDP.
 
-python _train_tiny.py sigkill WORK_DIR STEP   # blocks after the checkpoint at STEP (marker file)
-python _train_tiny.py sigterm WORK_DIR STEP   # blocks at STEP until SIGTERM arrives
+python _train_tiny.py block WORK_DIR STEP     # writes WORK_DIR/marker after the checkpoint at
+                                              # STEP, then waits for a signal
 torchrun --nproc-per-node 2 _train_tiny.py ddp WORK_DIR
 """
 
