@@ -217,6 +217,16 @@ class VideoClipDataset(Dataset):
     ) -> tuple[torch.Tensor, np.ndarray, FrameSource]:
         """Decode the views of one item: frames ``(V, T, ...)`` and indices ``int64 (V, L)``."""
         source = self.open(sample)
+        try:
+            return self._load_views(sample, source, rng)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    def _load_views(
+        self, sample: VideoSample, source: FrameSource, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, np.ndarray, FrameSource]:
         if self.sampler is None:
             indices = np.arange(source.num_frames, dtype=np.int64)[None, :]
             if source.num_frames < 1:

@@ -63,6 +63,12 @@ class VideoFileFrames:
     def get(self, indices: Sequence[int], size: Size = None) -> torch.Tensor:
         return self.reader.get_frames(list(indices), size=size)
 
+    def close(self) -> None:
+        """Release the decoder now rather than at garbage collection (open files add up in workers)."""
+        close = getattr(self.reader, "close", None)
+        if close is not None:
+            close()
+
 
 class JpegFrames:
     """RGB frames stored as images ``directory/filename_tmpl.format(i + start_index)``.
