@@ -372,7 +372,7 @@ class FusionNet(nn.Module):
         self.classifier = nn.Linear(self.num_features, num_classes)
 
 
-_SMALL = {"width_multiplier": 0.25, "fc_dim": 64, "crop_size": 32, "num_classes": 5}
+_SMALL = {"width_multiplier": 0.25, "fc_dim": 64, "crop_size": 32, "num_classes": 5, "dropout": 0.0}
 
 
 @register_model("single_frame", wing="recognition", paper=PAPER, input_shape=(3, 1, 170, 170),

@@ -110,7 +110,7 @@ class CNNM2048(nn.Module):
             side = (side + 2 * padding - kernel) // stride + 1
             if pool:
                 if side < 3:
-                    raise ValueError(f"crop size {crop_size} is too small for CNN-M-2048 (the smallest is 35)")
+                    raise ValueError(f"crop size {crop_size} is too small for CNN-M-2048 (the smallest is 57)")
                 layers[f"pool{index}"] = nn.MaxPool2d(3, stride=2, ceil_mode=True)
                 side = _pool_out(side)
             channels = width
