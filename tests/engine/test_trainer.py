@@ -147,3 +147,36 @@ def test_sigterm_saves_and_stops_then_resume_gives_the_same_weights(tmp_path: Pa
     ]
     with pytest.raises(FileExistsError, match="already holds checkpoints"):
         build_resume_trainer(str(tmp_path / "run"), num_workers=0).fit()
+
+
+def test_tensorboard_progress_bar_and_channels_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = nn.Sequential(
+        nn.Conv3d(3, 4, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 2)
+    )
+    clips = torch.randn(8, 3, 4, 6, 6)
+    labels = torch.tensor([0, 1] * 4)
+    formats = []
+
+    def conv_step(model, batch):
+        formats.append(batch[0].is_contiguous(memory_format=torch.channels_last_3d))
+        return nn.functional.cross_entropy(model(batch[0]), batch[1])
+
+    Trainer(
+        model,
+        torch.utils.data.TensorDataset(clips, labels),
+        step_fn=conv_step,
+        batch_size=4,
+        config=quiet(tmp_path, log_every_steps=1, tensorboard=True, progress_bar=True, channels_last=True),
+    ).fit()
+    assert formats == [True, True]
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert "samples_s=" in capsys.readouterr().err  # tqdm's postfix with the throughput
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/lr", "epoch/train_loss"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2]

@@ -133,8 +133,9 @@ def all_reduce_sum(value: float | torch.Tensor) -> float | torch.Tensor:
     if not is_distributed():
         return value if isinstance(value, torch.Tensor) else float(value)
     if isinstance(value, torch.Tensor):
-        reduced = value.detach().to(_reduce_device(), torch.float64 if value.is_floating_point() else None)
-        reduced = reduced.clone()
+        reduced = value.detach().to(_reduce_device()).clone()
+        if reduced.is_floating_point():
+            reduced = reduced.double()  # sums of many float32 values lose digits
         dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
         return reduced.to(value.device, value.dtype)
     tensor = torch.tensor(float(value), dtype=torch.float64, device=_reduce_device())

@@ -125,22 +125,31 @@ class _EpochMeter:
         self.samples = 0
 
     def add(self, values: Mapping[str, Any]) -> None:
+        """Add one batch's metrics; tensors stay on their device (no GPU sync per batch)."""
         for key, value in values.items():
-            if isinstance(value, torch.Tensor):
-                is_counter = not value.is_floating_point()
-                value = value.detach().float().mean().item() if is_counter is False else int(value.sum())
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool):
                 continue
-            else:
+            if isinstance(value, torch.Tensor):
+                value = value.detach()
+                is_counter = not value.is_floating_point()
+                value = value.sum() if is_counter else value.float().mean()
+            elif isinstance(value, (int, float)):
                 is_counter = isinstance(value, int)
+            else:
+                continue  # strings and other notes are not aggregated
             if is_counter:
                 self.counters[key] = self.counters.get(key, 0) + value
             else:
-                self.sums[key] = self.sums.get(key, 0.0) + float(value)
+                self.sums[key] = self.sums.get(key, 0.0) + value
                 self.counts[key] = self.counts.get(key, 0) + 1
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sums": self.sums, "counts": self.counts, "counters": self.counters, "samples": self.samples}
+        return {
+            "sums": {k: float(v) for k, v in self.sums.items()},
+            "counts": dict(self.counts),
+            "counters": {k: int(v) for k, v in self.counters.items()},
+            "samples": self.samples,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
@@ -149,7 +158,7 @@ class _EpochMeter:
     def reduce(self) -> dict[str, float]:
         """Means (weighted by each rank's batch count) and counter totals over all ranks."""
         keys = sorted(set(self.sums) | set(self.counters))
-        keys = [k for k in dist_utils.all_gather_object(keys)[0]]  # rank 0's key order everywhere
+        keys = dist_utils.all_gather_object(keys)[0]  # rank 0's key order everywhere
         sums = {f"m:{k}": self.sums.get(k, 0.0) for k in keys if k not in self.counters}
         counts = {f"m:{k}": self.counts.get(k, 0) for k in keys if k not in self.counters}
         sums.update({f"c:{k}": self.counters.get(k, 0) for k in keys if k in self.counters})
@@ -574,7 +583,18 @@ class Trainer:
                 self.epoch += 1
                 self.batches_done = 0
                 self._meter = _EpochMeter()
-                self.save_checkpoint()
+                path = self.save_checkpoint()
+                if self._should_stop() and self.epoch < self.config.max_epochs:
+                    # SIGTERM during the epoch's last step or its evaluation: this checkpoint will do.
+                    if self.is_main:
+                        logger.warning(
+                            "SIGTERM received: saved checkpoint %s at the end of epoch %d; stopping "
+                            "(resume with resume='auto')",
+                            path,
+                            self.epoch,
+                        )
+                    self.history.interrupted = True
+                    break
         finally:
             restore_signal()
             self.logs.close()
