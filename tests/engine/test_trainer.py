@@ -180,3 +180,32 @@ def test_tensorboard_progress_bar_and_channels_last(
     events.Reload()
     assert {"train/loss", "train/lr", "epoch/train_loss"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
+
+
+class TinyTask:
+    """A task object: the trainer takes its training_step and evaluate."""
+
+    def __init__(self) -> None:
+        self.evaluated = 0
+
+    def training_step(self, model, batch):
+        return step_fn(model, batch)[0]
+
+    def evaluate(self, model):
+        self.evaluated += 1
+        return {"score": torch.tensor(0.5)}
+
+
+def test_task_object_and_argument_errors(tmp_path: Path) -> None:
+    task = TinyTask()
+    history = Trainer(make_model(), NoisyPoints(), step_fn=task, batch_size=16, config=quiet(tmp_path)).fit()
+    assert task.evaluated == 1 and history.epochs[0]["val_score"] == 0.5
+    assert history.epochs[0]["train_loss"] > 0 and not history.interrupted
+    with pytest.raises(ValueError, match="batch_size is required"):
+        Trainer(make_model(), NoisyPoints(), step_fn=task, config=quiet(tmp_path))
+    with pytest.raises(ValueError, match="set them on the DataLoader passed instead"):
+        Trainer(make_model(), DataLoader(NoisyPoints()), step_fn=task, batch_size=4, config=quiet(tmp_path))
+    with pytest.raises(FileNotFoundError, match="resume checkpoint not found"):
+        Trainer(make_model(), NoisyPoints(), step_fn=task, batch_size=4, config=quiet(tmp_path)).fit(
+            resume=tmp_path / "nope.pt"
+        )

@@ -103,6 +103,12 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
     return batch
 
 
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return value
+
+
 def _batch_len(batch: Any) -> int | None:
     if isinstance(batch, torch.Tensor):
         return int(batch.shape[0]) if batch.ndim else None
@@ -233,6 +239,11 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
 
         if isinstance(train_data, DataLoader):
+            if batch_size is not None or num_workers or collate_fn is not None:
+                raise ValueError(
+                    "batch_size, num_workers and collate_fn apply when the trainer builds the DataLoader "
+                    "from a dataset; set them on the DataLoader passed instead"
+                )
             self.loader = train_data
         else:
             if batch_size is None:
@@ -354,6 +365,13 @@ class Trainer:
                 stacklevel=2,
             )
             self.batches_done = min(self.batches_done, self.batches_per_epoch)
+        saved_seed = state.get("sampler", {}).get("seed")
+        if saved_seed is not None and saved_seed != self.config.seed:
+            warnings.warn(
+                f"{path}: written with train.seed={saved_seed}, resumed with {self.config.seed}; "
+                "the data order differs from the interrupted run",
+                stacklevel=2,
+            )
         rng = state["rng"]
         restore_rng_state(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0])
         self.logs.truncate_after(self.global_step)
@@ -547,7 +565,7 @@ class Trainer:
             with torch.no_grad():
                 results = self.eval_fn(self.model)
             self.model.train()
-            summary.update({f"val_{k}": v for k, v in dict(results).items()})
+            summary.update({f"val_{k}": _plain_number(v) for k, v in dict(results).items()})
         summary = {"epoch": self.epoch + 1, **summary}
         self.history.epochs.append(summary)
         self.logs.log_epoch(self.epoch + 1, self.global_step, summary)
