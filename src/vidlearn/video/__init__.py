@@ -6,5 +6,18 @@ with ``num_frames``, ``fps``, ``height``, ``width``, ``duration`` and
 """
 
 from vidlearn.video.errors import VideoDecodeError
+from vidlearn.video.reader import VideoInfo, VideoReader, available_backends, probe_video
+from vidlearn.video.reencode import reencode_tree, reencode_video
+from vidlearn.video.writer import VideoWriter, write_video
 
-__all__ = ["VideoDecodeError"]
+__all__ = [
+    "VideoDecodeError",
+    "VideoInfo",
+    "VideoReader",
+    "VideoWriter",
+    "available_backends",
+    "probe_video",
+    "reencode_tree",
+    "reencode_video",
+    "write_video",
+]

@@ -1,0 +1,84 @@
+"""decord backend (the ``decord2`` package on PyPI, a maintained build of decord), when installed.
+
+decord reads the frame count from the container header, which can count a frame that FFmpeg
+discards (an MP4 edit list ending before the last packet); ``num_frames`` is therefore taken from
+the PyAV packet index, so every backend agrees on it. A requested size opens a second decord
+reader with decord's own ``width``/``height`` resize (one reader per size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+
+__all__ = ["DecordBackend", "is_available"]
+
+_CHUNK = 16
+
+
+def is_available() -> bool:
+    """Whether decord imports."""
+    try:
+        import decord  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+class DecordBackend(DecoderBackend):
+    """Frames through ``decord.VideoReader`` (CPU context)."""
+
+    name = "decord"
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        import decord
+
+        from vidlearn.video.backends.pyav import PyAVBackend
+
+        check_readable_file(path)
+        self.path = path
+        self._decord = decord
+        self._readers = {None: self._open(None)}
+        reader = self._readers[None]
+        index = PyAVBackend(path, timeout)  # exact frame count and stream metadata
+        try:
+            self.num_frames = min(len(reader), index.num_frames)
+            self.fps, self.duration, self.codec = index.fps, index.duration, index.codec
+        finally:
+            index.close()
+        height, width = reader[0].shape[:2]
+        self.height, self.width = int(height), int(width)
+        reader.seek(0)
+
+    def _open(self, size: tuple[int, int] | None):
+        height, width = size if size is not None else (-1, -1)
+        return self._decord.VideoReader(
+            str(self.path), ctx=self._decord.cpu(0), width=width, height=height, num_threads=0
+        )
+
+    def _reader(self, size: tuple[int, int] | None):
+        if size not in self._readers:
+            self._readers[size] = self._open(size)
+        return self._readers[size]
+
+    def get_frames(
+        self, indices: Sequence[int], size: tuple[int, int] | None, deadline: Deadline
+    ) -> np.ndarray:
+        frames = self._reader(size).get_batch(list(indices)).asnumpy()
+        deadline.check()
+        return frames
+
+    def iter_frames(self, deadline: Deadline) -> Iterator[np.ndarray]:
+        reader = self._reader(None)
+        for start in range(0, self.num_frames, _CHUNK):
+            batch = reader.get_batch(list(range(start, min(start + _CHUNK, self.num_frames)))).asnumpy()
+            deadline.check()
+            yield from batch
+            deadline.restart()
+
+    def close(self) -> None:
+        self._readers.clear()

@@ -1,0 +1,91 @@
+"""torchcodec backend (Meta's FFmpeg-based decoder for PyTorch), used when it is installed.
+
+torchcodec links the system's FFmpeg libraries (on Debian 12: ``libavcodec59`` and friends) and
+must match the installed torch release. ``seek_mode="exact"`` scans the file once on open, so frame
+numbers are exact and ``num_frames`` counts decodable frames. A requested size is applied by
+torchcodec's decoder-native ``Resize`` transform (bilinear with anti-aliasing, inside FFmpeg),
+with one decoder per size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+
+__all__ = ["TorchCodecBackend", "is_available"]
+
+_CHUNK = 16  # frames per call while iterating: bounded memory, few calls
+
+
+def is_available() -> bool:
+    """Whether torchcodec imports and finds its FFmpeg libraries."""
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except Exception:  # a missing package, a torch mismatch or missing FFmpeg libraries
+        return False
+    return True
+
+
+class TorchCodecBackend(DecoderBackend):
+    """Frames through ``torchcodec.decoders.VideoDecoder`` (exact seek mode, NHWC uint8)."""
+
+    name = "torchcodec"
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        from torchcodec.decoders import VideoDecoder
+
+        check_readable_file(path)
+        self.path = path
+        self._decoder_class = VideoDecoder
+        self._decoders = {None: self._open(None)}
+        metadata = self._decoders[None].metadata
+        self.num_frames = int(metadata.num_frames or 0)
+        if self.num_frames <= 0:
+            raise RuntimeError("no video frames")
+        self.height = int(metadata.height)
+        self.width = int(metadata.width)
+        self.fps = float(metadata.average_fps or 0.0)
+        self.duration = float(metadata.duration_seconds or 0.0)
+        self.codec = str(metadata.codec or "")
+
+    def _open(self, size: tuple[int, int] | None):
+        transforms = None
+        if size is not None:
+            from torchcodec.transforms import Resize
+
+            transforms = [Resize(size=list(size))]
+        # num_ffmpeg_threads=0: FFmpeg picks the thread count, as the PyAV backend does.
+        return self._decoder_class(
+            str(self.path),
+            dimension_order="NHWC",
+            seek_mode="exact",
+            num_ffmpeg_threads=0,
+            transforms=transforms,
+        )
+
+    def _decoder(self, size: tuple[int, int] | None):
+        if size not in self._decoders:
+            self._decoders[size] = self._open(size)
+        return self._decoders[size]
+
+    def get_frames(
+        self, indices: Sequence[int], size: tuple[int, int] | None, deadline: Deadline
+    ) -> np.ndarray:
+        frames = self._decoder(size).get_frames_at(list(indices)).data
+        deadline.check()
+        return frames.numpy()
+
+    def iter_frames(self, deadline: Deadline) -> Iterator[np.ndarray]:
+        decoder = self._decoder(None)
+        for start in range(0, self.num_frames, _CHUNK):
+            batch = decoder.get_frames_in_range(start, min(start + _CHUNK, self.num_frames)).data.numpy()
+            deadline.check()
+            yield from batch
+            deadline.restart()
+
+    def close(self) -> None:
+        self._decoders.clear()
