@@ -60,6 +60,7 @@ from vidlearn.engine.checkpoint import (
 from vidlearn.engine.config import OptimConfig, ScheduleConfig, TrainerConfig, config_to_dict, save_config
 from vidlearn.engine.data import ResumableBatchSampler, build_train_loader
 from vidlearn.engine.loggers import RunLogger
+from vidlearn.engine.meters import EpochMeter, batch_length, move_to_device, plain_number
 from vidlearn.engine.optim import build_optimizer, build_scheduler
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 
@@ -88,92 +89,6 @@ class History:
     global_step: int = 0
     interrupted: bool = False
     last_checkpoint: Path | None = None
-
-
-def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
-    if isinstance(batch, torch.Tensor):
-        batch = batch.to(device, non_blocking=True)
-        if channels_last and batch.ndim == 5 and batch.is_floating_point():
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        return batch
-    if isinstance(batch, Mapping):
-        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
-        return type(batch)(_to_device(v, device, channels_last) for v in batch)
-    return batch
-
-
-def _plain_number(value: Any) -> Any:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return value
-
-
-def _batch_len(batch: Any) -> int | None:
-    if isinstance(batch, torch.Tensor):
-        return int(batch.shape[0]) if batch.ndim else None
-    items = (
-        batch.values() if isinstance(batch, Mapping) else batch if isinstance(batch, (list, tuple)) else ()
-    )
-    for item in items:
-        if (n := _batch_len(item)) is not None:
-            return n
-    return None
-
-
-class _EpochMeter:
-    """Running sums of an epoch: losses and float metrics (means) and int counters (sums)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, float] = {}
-        self.counters: dict[str, float] = {}
-        self.samples = 0
-
-    def add(self, values: Mapping[str, Any]) -> None:
-        """Add one batch's metrics; tensors stay on their device (no GPU sync per batch)."""
-        for key, value in values.items():
-            if isinstance(value, bool):
-                continue
-            if isinstance(value, torch.Tensor):
-                value = value.detach()
-                is_counter = not value.is_floating_point()
-                value = value.sum() if is_counter else value.float().mean()
-            elif isinstance(value, (int, float)):
-                is_counter = isinstance(value, int)
-            else:
-                continue  # strings and other notes are not aggregated
-            if is_counter:
-                self.counters[key] = self.counters.get(key, 0) + value
-            else:
-                self.sums[key] = self.sums.get(key, 0.0) + value
-                self.counts[key] = self.counts.get(key, 0) + 1
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "sums": {k: float(v) for k, v in self.sums.items()},
-            "counts": dict(self.counts),
-            "counters": {k: int(v) for k, v in self.counters.items()},
-            "samples": self.samples,
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
-        self.counters, self.samples = dict(state["counters"]), int(state["samples"])
-
-    def reduce(self) -> dict[str, float]:
-        """Means (weighted by each rank's batch count) and counter totals over all ranks."""
-        keys = sorted(set(self.sums) | set(self.counters))
-        keys = dist_utils.all_gather_object(keys)[0]  # rank 0's key order everywhere
-        sums = {f"m:{k}": self.sums.get(k, 0.0) for k in keys if k not in self.counters}
-        counts = {f"m:{k}": self.counts.get(k, 0) for k in keys if k not in self.counters}
-        sums.update({f"c:{k}": self.counters.get(k, 0) for k in keys if k in self.counters})
-        reduced = dist_utils.reduce_metrics(sums, counts)
-        result = {}
-        for name, value in reduced.items():
-            kind, key = name.split(":", 1)
-            result[f"train_{key}"] = int(value) if kind == "c" else value
-        return result
 
 
 class Trainer:
@@ -290,7 +205,7 @@ class Trainer:
         self.batches_done = 0
         self.global_step = 0
         self.history = History()
-        self._meter = _EpochMeter()
+        self._meter = EpochMeter()
         self._stop_requested = False
         self._last_lr = self.optim_cfg.lr
         self.logs = RunLogger(self.work_dir, tensorboard=cfg.tensorboard, enabled=self.is_main)
@@ -478,8 +393,8 @@ class Trainer:
                 group_start = index - index % accum
                 group_size = min(accum, self.batches_per_epoch - group_start)
                 last_in_group = index - group_start == group_size - 1
-                batch = _to_device(batch, self.device, cfg.channels_last)
-                n = _batch_len(batch) or 1
+                batch = move_to_device(batch, self.device, cfg.channels_last)
+                n = batch_length(batch) or 1
                 sync = last_in_group or self.dist.world_size == 1
                 no_sync = getattr(self.train_model, "no_sync", None)
                 with contextlib.nullcontext() if sync or no_sync is None else no_sync():
@@ -565,7 +480,7 @@ class Trainer:
             with torch.no_grad():
                 results = self.eval_fn(self.model)
             self.model.train()
-            summary.update({f"val_{k}": _plain_number(v) for k, v in dict(results).items()})
+            summary.update({f"val_{k}": plain_number(v) for k, v in dict(results).items()})
         summary = {"epoch": self.epoch + 1, **summary}
         self.history.epochs.append(summary)
         self.logs.log_epoch(self.epoch + 1, self.global_step, summary)
@@ -600,7 +515,7 @@ class Trainer:
                 self._end_epoch(time.perf_counter() - started)
                 self.epoch += 1
                 self.batches_done = 0
-                self._meter = _EpochMeter()
+                self._meter = EpochMeter()
                 path = self.save_checkpoint()
                 if self._should_stop() and self.epoch < self.config.max_epochs:
                     # SIGTERM during the epoch's last step or its evaluation: this checkpoint will do.
