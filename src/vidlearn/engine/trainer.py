@@ -29,6 +29,16 @@ scheduler, scaler, position (epoch, batches done, global step), every rank's RNG
 running sums and the config; the data order is a function of ``(seed, epoch)`` and the resumed
 epoch skips the batches already done, so a killed and resumed run ends with the same weights as an
 uninterrupted one (CPU, ``deterministic: true``; on GPU up to non-deterministic kernels).
+A fresh ``fit()`` into a work_dir that already holds checkpoints is refused (``FileExistsError``).
+
+Files (rank 0 only): ``work_dir/config.yaml`` (``run_config``), ``checkpoints/`` (see
+:mod:`vidlearn.engine.checkpoint`; the ``model`` entry loads with ``vidlearn.models.load_weights``),
+``log.jsonl``, ``steps.csv``, ``epochs.csv`` and ``tensorboard/`` (see :mod:`vidlearn.engine.loggers`).
+
+DDP: under ``torchrun`` the trainer joins the process group itself (``init_distributed``), shards
+the data, wraps the model in ``DistributedDataParallel`` and all-reduces the logged metrics;
+``batch_size`` is per process. The caller ends with ``shutdown_distributed()``. Resuming on several
+machines needs ``work_dir`` on a shared file system.
 """
 
 from __future__ import annotations
