@@ -51,8 +51,7 @@ def videos(tmp_path_factory):
     return VideoClipDataset(samples, [f"c{i}" for i in range(NUM_CLASSES)])
 
 
-@pytest.mark.parametrize("average", ["score", "prob"])
-@pytest.mark.parametrize("chunk_size", [1, 7, 64])
+@pytest.mark.parametrize(("average", "chunk_size"), [("score", 1), ("prob", 7), ("score", 64)])
 def test_10x3_video_score_is_the_mean_of_30_views_scored_one_by_one(videos, average, chunk_size):
     sampler = UniformClipSampler(8, 10)
     pre = Preprocessing(resize_short_side=40, crop_size=32, clip_length=8)
