@@ -73,6 +73,7 @@ def ddp_run(work_dir: str) -> int:
         seed=3,
         deterministic=True,
         log_every_steps=2,
+        grad_accum_steps=2,  # per-rank batch 2 x 2 micro-batches x 2 ranks = 8 a step (with no_sync)
         work_dir=f"{work_dir}/rank{rank}",
         progress_bar=False,
         device="cpu",
@@ -81,7 +82,7 @@ def ddp_run(work_dir: str) -> int:
         make_model(dropout=0.0),
         dataset,
         step_fn=step_fn,
-        batch_size=4,
+        batch_size=2,
         eval_fn=evaluate,
         optim=OptimConfig(lr=0.1),
         schedule=ScheduleConfig(warmup_epochs=0.5),

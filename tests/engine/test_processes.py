@@ -105,7 +105,7 @@ def test_ddp_on_two_ranks_matches_one_process_with_the_global_batch(tmp_path: Pa
     ddp_history = json.loads((tmp_path / "history.json").read_text())
     ddp_weights = load_checkpoint(find_latest_checkpoint(tmp_path / "rank0"))["model"]
 
-    # One process, per-rank batch 4 x 2 ranks = batch 8, same seed: the same updates.
+    # One process with batch 8 (= 2 ranks x 2 micro-batches x 2), same seed: the same updates.
     dataset = NoisyPoints(noise=0.0)
     model = make_model(dropout=0.0)
     trainer = Trainer(
