@@ -139,6 +139,10 @@ def extract_video_flow(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     video, out_dir = Path(video), Path(out_dir)
     if isinstance(method, FlowEstimator):
+        if options:
+            raise ValueError(
+                f"options {sorted(options)} apply when method is a name, not an estimator already built"
+            )
         estimator, method_name = method, method.name
     else:
         estimator, method_name = create_flow_estimator(method, device=device, **options), method
