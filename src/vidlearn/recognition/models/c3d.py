@@ -21,13 +21,13 @@ with ``load_weights(model, path, allow_missing=("fc8",))``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from vidlearn.models.registry import Preprocessing, WeightsSpec, register_model
-from vidlearn.models.weights import CheckpointLayout, StateDict, register_layout
+from vidlearn.models.weights import CheckpointLayout, register_layout, remap_keys
 
 __all__ = ["C3D", "C3D_CONV_NAMES", "c3d"]
 
@@ -292,46 +292,40 @@ def c3d(
 
 # --- checkpoint layouts ---------------------------------------------------------------------------
 
-# DavideA/c3d-pytorch names its convs conv1, conv2, conv3a ... and keeps the fc names.
-_PICKLE_CONV = {"conv1": "conv1a", "conv2": "conv2a", **{n: n for n in C3D_CONV_NAMES[2:]}}
+# Model keys: conv1a.conv.weight ... conv5b.conv.bias, fc6.*, fc7.*, fc8.*. Each layout names them
+# in its file; keys a file has beyond these are reported under their own name by the strict check.
+# DavideA/c3d-pytorch names its first two convs conv1, conv2 (the others as the paper).
+_PICKLE_CONV = {"conv1a": "conv1", "conv2a": "conv2", **{n: n for n in C3D_CONV_NAMES[2:]}}
 
 
-def _convert_c3d_pickle(state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
-    converted: StateDict = {}
-    for key, value in state.items():
-        module, _, leaf = key.rpartition(".")
-        if module in _PICKLE_CONV and leaf in ("weight", "bias"):
-            converted[f"{_PICKLE_CONV[module]}.conv.{leaf}"] = value
-        else:
-            converted[key] = value  # fc6/fc7/fc8 match; anything else is reported by the strict check
-    return converted
+def _c3d_pickle_name(key: str) -> str | None:
+    module, _, leaf = key.partition(".")
+    if module in _PICKLE_CONV and leaf in ("conv.weight", "conv.bias"):
+        return f"{_PICKLE_CONV[module]}.{leaf[len('conv.'):]}"
+    return key if module in ("fc6", "fc7", "fc8") else None
 
 
-def _convert_mmaction2_c3d(state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
-    converted: StateDict = {}
-    for key, value in state.items():
-        if key.startswith("backbone."):
-            converted[key[len("backbone."):]] = value
-        elif key.startswith("cls_head.fc_cls."):
-            converted["fc8." + key[len("cls_head.fc_cls."):]] = value
-        else:
-            converted[key] = value
-    return converted
+def _mmaction2_c3d_name(key: str) -> str | None:
+    if key.startswith("fc8."):
+        return "cls_head.fc_cls." + key[len("fc8."):]
+    return "backbone." + key
 
 
 register_layout(CheckpointLayout(
     name="c3d-pickle",
     families=frozenset({"c3d"}),
     detect=lambda state: "conv1.weight" in state and "conv3a.weight" in state,
-    convert=_convert_c3d_pickle,
+    convert=lambda state, model: remap_keys(state, model, _c3d_pickle_name),
     description="DavideA/c3d-pytorch c3d.pickle: torch.save'd state dict, conv1, conv2, conv3a..conv5b, fc6-fc8",
     extensions=(".pickle",),
+    foreign_name=_c3d_pickle_name,
 ))
 register_layout(CheckpointLayout(
     name="mmaction2-c3d",
     families=frozenset({"c3d"}),
     detect=lambda state: "backbone.conv1a.conv.weight" in state,
-    convert=_convert_mmaction2_c3d,
+    convert=lambda state, model: remap_keys(state, model, _mmaction2_c3d_name),
     description="MMAction2 Recognizer3D(C3D, I3DHead): backbone.conv1a.conv.*, backbone.fc6/fc7, cls_head.fc_cls",
     extensions=(".pth",),
+    foreign_name=_mmaction2_c3d_name,
 ))
