@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 from types import SimpleNamespace
 
-import av
 import numpy as np
 import pytest
 
@@ -18,37 +15,8 @@ from vidlearn.video.errors import VideoDecodeError
 
 def write_video(path: Path, num_frames: int, size: int = 16) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for index in range(num_frames):
-            image = np.full((size, size, 3), index * 30, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return path
-
-
-def stand_in_probe(path):
-    """Counts decoded frames; used only while ``vidlearn.video.probe_video`` is absent."""
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            frames = sum(1 for _ in container.decode(stream))
-            return SimpleNamespace(
-                num_frames=frames,
-                fps=float(stream.average_rate or 0),
-                height=stream.height,
-                width=stream.width,
-            )
-    except (av.FFmpegError, OSError, IndexError) as error:
-        raise VideoDecodeError(path, f"cannot open: {error}") from error
-
-
-@pytest.fixture(autouse=True)
-def video_probe(monkeypatch):
-    if not hasattr(video_api, "probe_video"):
-        monkeypatch.setattr(video_api, "probe_video", stand_in_probe, raising=False)
+    frames = np.zeros((num_frames, size, size, 3), np.uint8)
+    return video_api.write_video(path, frames, 25, codec="mpeg4")
 
 
 @pytest.fixture()
@@ -151,66 +119,50 @@ def test_check_bad_annotation_is_one_line_exit_2(ucf_like, capsys):
     assert "--split must be 1, 2 or 3" in capsys.readouterr().err
 
 
-@pytest.fixture()
-def fake_reencode(monkeypatch):
-    """Records the call; the real ``reencode_tree`` is exercised by the video layer's tests."""
-    calls = []
-
-    def reencode_tree(src_root, dst_root, **kwargs):
-        calls.append((src_root, dst_root, kwargs))
-        return {"encoded": 2, "skipped": 1, "failed": []}
-
-    module = types.ModuleType("vidlearn.video.reencode")
-    module.reencode_tree = reencode_tree
-    monkeypatch.setitem(sys.modules, "vidlearn.video.reencode", module)
-    return calls
-
-
-def test_reencode_passes_options_and_prints_summary(tmp_path, fake_reencode, capsys):
+def test_reencode_tree_for_real_then_resume(tmp_path, capsys):
     src = tmp_path / "src"
-    src.mkdir()
-    code = main(
-        [
-            "data",
-            "reencode",
-            str(src),
-            str(tmp_path / "dst"),
-            "--gop",
-            "8",
-            "--short-side",
-            "128",
-            "--codec",
-            "mpeg4",
-            "--workers",
-            "2",
-            "--shard",
-            "1/3",
-            "--extensions",
-            "avi,.MP4",
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    ((src_root, dst_root, kwargs),) = fake_reencode
-    assert (src_root, dst_root) == (src, tmp_path / "dst")
-    assert kwargs == {
-        "extensions": (".avi", ".mp4"),
-        "gop": 8,
-        "short_side": 128,
-        "codec": "mpeg4",
-        "workers": 2,
-        "shard": (1, 3),
-        "resume": True,
-        "progress": False,
-    }
-    assert capsys.readouterr().out.splitlines() == ["encoded: 2", "skipped: 1", "failed: 0"]
+    write_video(src / "a" / "one.avi", 6, size=32)
+    write_video(src / "two.mp4", 6, size=32)
+    (src / "notes.txt").write_text("not a video")
+    (src / "broken.avi").write_bytes(b"RIFF garbage")
+    argv = [
+        "data",
+        "reencode",
+        str(src),
+        str(tmp_path / "dst"),
+        "--gop",
+        "2",
+        "--short-side",
+        "16",
+        "--quiet",
+    ]
+    assert main(argv) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "re-encoded 2, skipped 0 (already done), failed 1"
+    assert lines[1].startswith(f"  {src / 'broken.avi'}: ")
+    info = video_api.probe_video(tmp_path / "dst" / "a" / "one.avi")
+    assert (info.height, info.width, info.num_frames) == (16, 16, 6)
+    assert not (tmp_path / "dst" / "notes.txt").exists()
+    (src / "broken.avi").unlink()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == ["re-encoded 0, skipped 2 (already done), failed 0"]
 
 
-def test_reencode_bad_shard_is_a_user_error(tmp_path, fake_reencode, capsys):
+def test_reencode_shard_and_extensions_select_files(tmp_path, capsys):
+    src = tmp_path / "src"
+    for name in ("a.avi", "b.avi", "c.avi", "d.mp4"):
+        write_video(src / name, 2)
+    base = ["data", "reencode", str(src), str(tmp_path / "dst"), "--extensions", "AVI", "--quiet"]
+    assert main([*base, "--shard", "1/2"]) == 0
+    assert capsys.readouterr().out.startswith("re-encoded 1,")
+    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["b.avi"]
+
+
+def test_reencode_bad_shard_is_a_user_error(tmp_path, capsys):
     (tmp_path / "src").mkdir()
     assert main(["data", "reencode", str(tmp_path / "src"), str(tmp_path / "dst"), "--shard", "3/3"]) == 2
     assert capsys.readouterr().err.startswith("vidlearn: error: --shard: shard '3/3': need 0 <= i < n")
-    assert fake_reencode == []
+    assert not (tmp_path / "dst").exists()
 
 
 def test_check_decode_lists_videos_that_fail_to_decode(ucf_like, capsys, monkeypatch):

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -33,6 +32,7 @@ from vidlearn.recognition.datasets import (
     skipped_videos,
 )
 from vidlearn.recognition.datasets import frames as frames_module
+from vidlearn.video import write_video as write_video_file
 from vidlearn.video.errors import VideoDecodeError
 from vidlearn.video.sampling import CenterClipSampler, RandomClipSampler, UniformClipSampler
 
@@ -42,65 +42,9 @@ FRAME_STEP = 30  # frame i of a test video is flat grey i * FRAME_STEP: a frame 
 def write_video(path: Path, num_frames: int, size: int = 16, fps: int = 25) -> Path:
     """A tiny MPEG-4 Part 2 video whose frame ``i`` is grey level ``i * FRAME_STEP``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.gop_size = 4
-        for index in range(num_frames):
-            image = np.full((size, size, 3), index * FRAME_STEP % 256, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
-class StandInReader:
-    """Decodes the whole (tiny) file; used only while ``vidlearn.video.VideoReader`` is absent."""
-
-    def __init__(self, path, backend: str = "auto") -> None:
-        self.path = str(path)
-        try:
-            with av.open(self.path) as container:
-                stream = container.streams.video[0]
-                self._frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
-                self.fps = float(stream.average_rate or 0)
-        except (av.FFmpegError, OSError, IndexError) as error:
-            raise VideoDecodeError(path, f"cannot decode: {error}") from error
-        if not self._frames:
-            raise VideoDecodeError(path, "no frames")
-        self.num_frames = len(self._frames)
-        self.height, self.width = self._frames[0].shape[:2]
-
-    def get_frames(self, indices, size=None):
-        frames = torch.from_numpy(np.stack([self._frames[i] for i in indices]))
-        if size is not None:
-            height, width = (size, size) if isinstance(size, int) else size
-            frames = (
-                torch.nn.functional.interpolate(
-                    frames.permute(0, 3, 1, 2).float(), size=(height, width), mode="area"
-                )
-                .round()
-                .to(torch.uint8)
-                .permute(0, 2, 3, 1)
-            )
-        return frames
-
-
-def stand_in_probe(path):
-    reader = StandInReader(path)
-    return SimpleNamespace(
-        num_frames=reader.num_frames, fps=reader.fps, height=reader.height, width=reader.width
-    )
-
-
-@pytest.fixture(autouse=True)
-def video_reader(monkeypatch):
-    """The project's reader when it exists, else the stand-in above."""
-    if not hasattr(video_api, "VideoReader"):
-        monkeypatch.setattr(video_api, "VideoReader", StandInReader, raising=False)
-    if not hasattr(video_api, "probe_video"):
-        monkeypatch.setattr(video_api, "probe_video", stand_in_probe, raising=False)
+    grey = (np.arange(num_frames) * FRAME_STEP % 256).astype(np.uint8)
+    frames = np.broadcast_to(grey[:, None, None, None], (num_frames, size, size, 3))
+    return write_video_file(path, np.ascontiguousarray(frames), fps, codec="mpeg4", gop=4)
 
 
 # -- a root of hard links named as in the official split files ----------------------------------

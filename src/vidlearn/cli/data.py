@@ -224,12 +224,9 @@ def _reencode(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
         progress=not args.quiet,
     )
-    for key, value in summary.items():
-        if isinstance(value, (list, tuple)):
-            print(f"{key}: {len(value)}")
-            for item in value:
-                print(f"  {item}")
-        else:
-            print(f"{key}: {value}")
-    failed = summary.get("failed") or summary.get("errors")
-    return 1 if failed else 0
+    print(
+        f"re-encoded {summary['done']}, skipped {summary['skipped']} (already done), failed {summary['failed']}"
+    )
+    for source, reason in summary.get("failures", []):
+        print(f"  {source}: {reason}")
+    return 1 if summary["failed"] else 0
