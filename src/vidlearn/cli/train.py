@@ -20,9 +20,12 @@ def _run(args: argparse.Namespace) -> int:
             cfg.train.work_dir = args.work_dir
         resume = None if args.resume == "none" else args.resume
         result = train(cfg, resume=resume, final_eval=not args.no_eval)
-    from vidlearn.engine.distributed import is_main_process
+    from vidlearn.engine.distributed import is_main_process, shutdown_distributed
 
-    if is_main_process():
+    main_process = is_main_process()
+    shutdown_distributed()
+
+    if main_process:
         if result.interrupted:
             print(f"interrupted: checkpoint saved in {result.work_dir}; resume with the same command")
             return 143

@@ -55,7 +55,7 @@ class SyntheticConfig:
     num_test: int = 160
     num_frames: int = 16
     size: tuple[int, int] = (32, 32)
-    fps: float = 25.0
+    fps: int = 25
     seed: int = 0
 
 

@@ -87,8 +87,9 @@ def _ensure_synthetic(data: DataConfig) -> None:
         num_test=syn.num_test,
         num_frames=syn.num_frames,
         size=tuple(syn.size),
-        fps=syn.fps,
+        fps=int(round(syn.fps)),
         seed=syn.seed,
+        workers=max(1, data.num_workers),
     )
 
 
