@@ -519,3 +519,29 @@ def test_sampler_error_names_the_video(tmp_path):
     dataset.open = lambda sample: NoFps(VideoClipDataset.open(dataset, sample))
     with pytest.raises(VideoDecodeError, match=r"v\.avi: cannot sample a clip: .*needs the video's fps"):
         dataset[0]
+
+
+@pytest.mark.shared_data
+def test_real_ucf101_clips_ten_views_match_direct_reads(shared_data, tmp_path):
+    clips = shared_data / "clips" / "ucf101_c3d_keras"
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "classInd.txt").write_bytes(
+        (shared_data / "recognition" / "ucf101_splits" / "classInd.txt").read_bytes()
+    )
+    (splits / "trainlist01.txt").write_text(
+        "Biking/v_Biking_g05_c02.avi 11\r\nPunch/v_Punch_g03_c01.avi 71\r\n"
+    )
+    root = tmp_path / "videos"
+    for name in ("Biking/v_Biking_g05_c02.avi", "Punch/v_Punch_g03_c01.avi"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).symlink_to(clips / Path(name).name)
+    dataset = UCF101(root, splits, sampler=UniformClipSampler(16, num_clips=10), size=64, probe=True)
+    assert dataset.labels == [10, 70] and dataset.classes[70] == "Punch"
+    assert dataset.samples[0].num_frames == video_api.probe_video(clips / "v_Biking_g05_c02.avi").num_frames
+    clip, label, info = dataset[1]
+    assert label == 70 and clip.shape == (10, 16, 64, 85, 3) and clip.dtype == torch.uint8
+    with video_api.VideoReader(clips / "v_Punch_g03_c01.avi") as reader:
+        for view in (0, 9):
+            direct = reader.get_frames(info["frame_indices"][view].tolist(), size=64)
+            assert torch.equal(clip[view], direct)
