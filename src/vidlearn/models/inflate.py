@@ -50,6 +50,7 @@ def inflate_conv_weight(weight: torch.Tensor, time_size: int, *, method: str = "
 
 
 def _inflate_value(key: str, value: torch.Tensor, target: torch.Tensor, method: str) -> torch.Tensor:
+    original_shape = tuple(value.shape)
     if value.ndim == 4 and target.ndim == 5:
         if value.shape[1] != target.shape[1]:
             # E.g. an RGB first layer for a 2-channel flow network: average the input channels and
@@ -60,7 +61,7 @@ def _inflate_value(key: str, value: torch.Tensor, target: torch.Tensor, method: 
         value = value[:, :, None, None, None]  # a linear classifier as a 1x1x1 convolution
     if value.shape != target.shape:
         raise InflationError(
-            f"{key}: 2D tensor {tuple(value.shape)} cannot fill 3D tensor of shape {tuple(target.shape)}"
+            f"{key}: 2D tensor {original_shape} cannot fill 3D tensor of shape {tuple(target.shape)}"
         )
     return value.to(dtype=target.dtype).contiguous()
 

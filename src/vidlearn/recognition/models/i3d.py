@@ -282,7 +282,7 @@ def googlenet_to_i3d_key(key: str) -> str | None:
         name = _GOOGLENET_UNITS[unit]
     else:
         block, branch = unit.split(".", 1)
-        if branch not in _GOOGLENET_BRANCHES:
+        if block not in _GOOGLENET_BLOCKS or branch not in _GOOGLENET_BRANCHES:
             return None
         name = f"{_GOOGLENET_BLOCKS[block]}.{_GOOGLENET_BRANCHES[branch]}"
     if part is None:
