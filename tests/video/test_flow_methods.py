@@ -203,3 +203,29 @@ def test_raft_loads_a_state_dict_file_strictly(tmp_path, raft_small_random: RAFT
         RAFTFlow(model="raft_large", weights_path=path)  # raft_small weights into raft_large
     with pytest.raises(CheckpointLoadError, match=r"missing\.pth"):
         RAFTFlow(model="raft_small", weights_path=tmp_path / "missing.pth")
+
+
+# --- real footage -------------------------------------------------------------------------------
+
+
+def decode_gif(path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)][:72])
+
+
+@pytest.mark.shared_data
+def test_tvl1_agrees_with_deepmind_i3d_flow(shared_data) -> None:
+    """DeepMind's I3D sample ships its TV-L1 flow input (x, y in R, G; ``(clip(v, ±20) / 20 + 1) / 2``,
+    palette-quantised GIF) next to the RGB frames: our TV-L1 of pair t matches their field t."""
+    folder = shared_data / "clips" / "kinetics_i3d"
+    rgb = decode_gif(folder / "v_CricketShot_g04_c01_rgb.gif")
+    reference = decode_gif(folder / "v_CricketShot_g04_c01_flow.gif")[..., :2].astype(np.float32)
+    reference = (reference / 255 * 2 - 1) * 20  # back to pixels
+    index = 70  # a pair with the batsman in motion
+    estimate = compute_flow(rgb[index : index + 2], "tvl1")[0].numpy()
+    truth = reference[index].transpose(2, 0, 1)
+    correlation = [np.corrcoef(estimate[axis].ravel(), truth[axis].ravel())[0, 1] for axis in (0, 1)]
+    assert correlation[0] > 0.8 and correlation[1] > 0.6  # a sign or axis swap would be negative or ~0
+    assert np.sqrt(((estimate - truth) ** 2).sum(axis=0)).mean() < 0.8
