@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from torch import nn
 
 from vidlearn.models import create, get_model_info
 from vidlearn.recognition.models.fusion import FusionNet, KarpathyColumn
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread() -> Iterator[None]:
+    # These models run tiny tensors; on a busy 2-core machine the OpenMP barrier between two threads
+    # costs more than the work itself (measured 100x slower per conv), so the module runs on one.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 SMALL = {"width_multiplier": 0.25, "fc_dim": 32, "crop_size": 32, "dropout": 0.0}
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from torch import nn
 
 from vidlearn.models import create
 from vidlearn.recognition.models.lrcn import LRCN, CaffeNetFc6
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread() -> Iterator[None]:
+    # These models run tiny tensors; on a busy 2-core machine the OpenMP barrier between two threads
+    # costs more than the work itself (measured 100x slower per conv), so the module runs on one.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 SMALL = {"crop_size": 64, "width_multiplier": 0.25, "fc6_dim": 64, "hidden_size": 16, "dropout": 0.0}
 CAFFENET_PARAMS = 60_965_224  # BVLC reference CaffeNet (AlexNet with its two-GPU groups), 1000 classes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,17 @@ from vidlearn.recognition.models.two_stream import (
     init_temporal_from_spatial,
     stack_flow,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread() -> Iterator[None]:
+    # These models run tiny tensors; on a busy 2-core machine the OpenMP barrier between two threads
+    # costs more than the work itself (measured 100x slower per conv), so the module runs on one.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 SMALL = {"crop_size": 64, "width_multiplier": 0.25, "fc_dims": (64, 32), "dropout": 0.0}
 

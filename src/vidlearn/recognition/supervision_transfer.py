@@ -1,0 +1,206 @@
+"""2D -> 3D supervision transfer: pretraining a 3D network against a frozen 2D one (Diba et al. 2017).
+
+Diba et al., "Temporal 3D ConvNets: New Architecture and Transfer Learning for Video Classification",
+2017, Sec. 4. A 2D network trained on images (DenseNet-121 on ImageNet in the paper) stays frozen; the
+3D network (T3D) learns, without class labels, to tell whether a frame and a clip come from the same
+video. Each batch of ``B`` clips from ``B`` videos gives ``B`` matching pairs (a clip and its own frame
+at ``frame_index``, the middle one by default) and ``B`` non-matching pairs (frame ``i`` with clip
+``i + 1`` of another video)::
+
+    clips (B, 3, T, H, W) -> net3d.forward_features -> f3d (B, D3)           [trained]
+    frames (B, 3, H, W) = clips[:, :, frame_index] -> frozen net2d -> f2d (B, D2)  [no gradient]
+    pairs: [f2d_i, f3d_i] (label 1) and [f2d_i, f3d_(i+1 mod B)] (label 0) -> (2B, D2 + D3)
+      -> PairClassifier: FC 512 - ReLU - FC 128 - ReLU - FC 1 -> logits (2B,) -> binary cross-entropy
+
+Choices the paper leaves open, fixed here: the head's widths (512, 128); negatives by shifting the
+batch by one video (pairs whose ``video_ids`` match are dropped, so a batch may hold two clips of one
+video); the 2D features are DenseNet's globally average-pooled last map (``features`` -> ReLU -> pool,
+1024 values for DenseNet-121). Frames are passed to the 2D network as they are in the clip: give the
+3D network's input the 2D network's normalisation (ImageNet mean and std for torchvision's DenseNet).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+__all__ = [
+    "PairClassifier",
+    "SupervisionTransferResult",
+    "densenet121_2d",
+    "freeze",
+    "pair_loss",
+    "run_supervision_transfer",
+    "supervision_transfer_step",
+]
+
+# torchvision's published DenseNet files name layers "norm.1"; its modules are "norm1"
+_OLD_DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+
+
+class PairClassifier(nn.Module):
+    """``(N, D2 + D3)`` concatenated frame and clip features -> ``(N,)`` logit that they match."""
+
+    def __init__(self, in_features: int, hidden: tuple[int, ...] = (512, 128)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [nn.Linear(in_features, width), nn.ReLU()]
+            in_features = width
+        layers.append(nn.Linear(in_features, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        return self.layers(pairs).squeeze(1)
+
+
+def densenet121_2d(weights: str | Path | None = None) -> nn.Module:
+    """torchvision's DenseNet-121, frozen, optionally loaded strictly from a local ``weights`` file.
+
+    The file may be torchvision's published ``densenet121-a639ec97.pth`` (its old ``norm.1`` key names
+    are mapped) or any state dict of the model; nothing is downloaded.
+    """
+    net = torchvision.models.densenet121(weights=None)
+    if weights is not None:
+        from vidlearn.models.weights import read_checkpoint
+
+        state = {_OLD_DENSENET_KEY.sub(r"\1\2", key): value for key, value in read_checkpoint(weights).items()}
+        net.load_state_dict(state, strict=True)
+    return freeze(net)
+
+
+def freeze(net: nn.Module) -> nn.Module:
+    """Stop ``net`` learning: no parameter takes a gradient, BatchNorm keeps its statistics (eval mode)."""
+    net.requires_grad_(False)
+    return net.eval()
+
+
+def _features_2d(net2d: nn.Module, frames: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W) -> (B, D2)`` without gradient: DenseNet's pooled features, else ``net2d(frames)``."""
+    with torch.no_grad():
+        if isinstance(net2d, torchvision.models.DenseNet):
+            maps = nn.functional.relu(net2d.features(frames))
+            return maps.mean(dim=(2, 3))
+        features = net2d(frames)
+    if features.dim() != 2:
+        raise ValueError(f"the 2D network must return (B, D) features, got {tuple(features.shape)}")
+    return features
+
+
+def _pairs(net3d: nn.Module, net2d: nn.Module, clips: torch.Tensor, video_ids: torch.Tensor | None,
+           frame_index: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenated pair features ``(P, D2 + D3)`` and their labels ``(P,)`` (1 = same video)."""
+    if clips.dim() != 5:
+        raise ValueError(f"expected clips (B, C, T, H, W), got {tuple(clips.shape)}")
+    batch, frames = clips.shape[0], clips.shape[2]
+    if batch < 2:
+        raise ValueError(f"supervision transfer needs at least 2 clips per batch for negatives, got {batch}")
+    index = frames // 2 if frame_index is None else frame_index
+    if not -frames <= index < frames:
+        raise ValueError(f"frame_index {frame_index} out of range for clips of {frames} frames")
+    features_2d = _features_2d(net2d, clips[:, :, index])
+    features_3d = net3d.forward_features(clips)
+    shifted = torch.roll(torch.arange(batch, device=clips.device), -1)
+    keep = torch.ones(batch, dtype=torch.bool, device=clips.device)
+    if video_ids is not None:
+        video_ids = torch.as_tensor(video_ids, device=clips.device)
+        if video_ids.shape != (batch,):
+            raise ValueError(f"video_ids must be ({batch},), got {tuple(video_ids.shape)}")
+        keep = video_ids != video_ids[shifted]
+    positives = torch.cat((features_2d, features_3d), dim=1)
+    negatives = torch.cat((features_2d, features_3d[shifted]), dim=1)[keep]
+    labels = torch.cat((torch.ones(batch), torch.zeros(negatives.shape[0]))).to(clips.device)
+    return torch.cat((positives, negatives)), labels
+
+
+def pair_loss(net3d: nn.Module, net2d: nn.Module, head: nn.Module, clips: torch.Tensor, *,
+              video_ids: torch.Tensor | None = None, frame_index: int | None = None) -> torch.Tensor:
+    """Binary cross-entropy of ``head`` telling matching from non-matching (frame, clip) pairs."""
+    pairs, labels = _pairs(net3d, net2d, clips, video_ids, frame_index)
+    return nn.functional.binary_cross_entropy_with_logits(head(pairs), labels)
+
+
+def supervision_transfer_step(net3d: nn.Module, net2d: nn.Module, head: nn.Module, clips: torch.Tensor, *,
+                              optimizer: torch.optim.Optimizer, video_ids: torch.Tensor | None = None,
+                              frame_index: int | None = None) -> float:
+    """One optimisation step of ``net3d`` and ``head`` on a batch of clips; returns the pair loss.
+
+    ``net2d`` must be frozen (:func:`freeze`): a trainable 2D network is an error, since the transfer
+    would otherwise drift the teacher.
+    """
+    if any(p.requires_grad for p in net2d.parameters()) or net2d.training:
+        raise ValueError("the 2D network must be frozen (vidlearn.recognition.supervision_transfer.freeze)")
+    optimizer.zero_grad()
+    loss = pair_loss(net3d, net2d, head, clips, video_ids=video_ids, frame_index=frame_index)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@dataclass
+class SupervisionTransferResult:
+    """The trained pair head and the loss of every step."""
+
+    head: nn.Module
+    losses: list[float] = field(default_factory=list)
+
+
+def _split(batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], torch.Tensor):
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    raise ValueError(f"a batch must be clips or (clips, video_ids, ...), got {type(batch).__name__}")
+
+
+def _cycle(loader: Iterable[object]) -> Iterator[object]:
+    """The loader's batches again and again (``itertools.cycle`` would keep every batch in memory)."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the loader yielded no batch")
+
+
+def run_supervision_transfer(
+    net3d: nn.Module,
+    net2d: nn.Module,
+    loader: Iterable[object],
+    *,
+    steps: int,
+    optimizer: torch.optim.Optimizer,
+    head: nn.Module | None = None,
+    frame_index: int | None = None,
+) -> SupervisionTransferResult:
+    """Train ``net3d`` for ``steps`` steps on ``loader``'s batches against the frozen ``net2d``.
+
+    A batch is ``clips (B, C, T, H, W)`` or ``(clips, video_ids, ...)``; the loader is cycled when it
+    runs out. ``optimizer`` holds ``net3d``'s parameters; without a ``head`` one is built from the
+    first batch's feature sizes and its parameters are added to ``optimizer``. ``net2d`` is frozen
+    here (:func:`freeze`) and is never updated.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
+    freeze(net2d)
+    net3d.train()
+    result = SupervisionTransferResult(head=head)  # type: ignore[arg-type]
+    batches = _cycle(loader)
+    for _ in range(steps):
+        clips, video_ids = _split(next(batches))
+        if result.head is None:
+            with torch.no_grad():
+                pairs, _ = _pairs(net3d, net2d, clips, video_ids, frame_index)
+            result.head = PairClassifier(pairs.shape[1]).to(clips.device)
+            optimizer.add_param_group({"params": list(result.head.parameters())})
+        result.head.train()
+        result.losses.append(supervision_transfer_step(net3d, net2d, result.head, clips, optimizer=optimizer,
+                                                       video_ids=video_ids, frame_index=frame_index))
+    return result
