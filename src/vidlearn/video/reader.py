@@ -113,6 +113,7 @@ class VideoReader:
             raise ValueError(f"unknown video backend {backend!r}; choose one of {names}")
         check_readable_file(self.path)
         self._backend: DecoderBackend | None = None
+        self._metadata: dict = {}
         self._open_next()
 
     def _open_next(self) -> None:
@@ -121,7 +122,17 @@ class VideoReader:
         while self._candidates:
             name = self._candidates.pop(0)
             try:
-                self._backend = BACKEND_CLASSES[name](self.path, self.decode_timeout)
+                backend = BACKEND_CLASSES[name](self.path, self.decode_timeout)
+                self._backend = backend
+                self._metadata = {
+                    "backend": backend.name,
+                    "num_frames": backend.num_frames,
+                    "fps": backend.fps,
+                    "height": backend.height,
+                    "width": backend.width,
+                    "duration": backend.duration,
+                    "codec": backend.codec,
+                }
                 return
             except VideoDecodeError as error:
                 errors[name] = error
@@ -136,33 +147,34 @@ class VideoReader:
             raise VideoDecodeError(self.path, "the reader is closed")
         return self._backend
 
+    # Metadata is copied at open, so it stays readable after close().
     @property
     def backend(self) -> str:
-        return self._open_backend.name
+        return self._metadata["backend"]
 
     @property
     def num_frames(self) -> int:
-        return self._open_backend.num_frames
+        return self._metadata["num_frames"]
 
     @property
     def fps(self) -> float:
-        return self._open_backend.fps
+        return self._metadata["fps"]
 
     @property
     def height(self) -> int:
-        return self._open_backend.height
+        return self._metadata["height"]
 
     @property
     def width(self) -> int:
-        return self._open_backend.width
+        return self._metadata["width"]
 
     @property
     def duration(self) -> float:
-        return self._open_backend.duration
+        return self._metadata["duration"]
 
     @property
     def codec(self) -> str:
-        return self._open_backend.codec
+        return self._metadata["codec"]
 
     def __len__(self) -> int:
         return self.num_frames

@@ -2,7 +2,8 @@
 
 decord reads the frame count from the container header, which can count a frame that FFmpeg
 discards (an MP4 edit list ending before the last packet); ``num_frames`` is therefore taken from
-the PyAV packet index, so every backend agrees on it. A requested size opens a second decord
+the PyAV packet index, so every backend agrees on it. MPEG-4 Part 2 files with B-frames are
+refused (decord returns wrong pixels after seeking in them); ``backend="auto"`` reads them with PyAV. A requested size opens a second decord
 reader with decord's own ``width``/``height`` resize (one reader per size).
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+from vidlearn.video.errors import VideoDecodeError
 
 __all__ = ["DecordBackend", "is_available"]
 
@@ -42,14 +44,15 @@ class DecordBackend(DecoderBackend):
         check_readable_file(path)
         self.path = path
         self._decord = decord
+        index = PyAVBackend(path, timeout)  # exact frame count and stream metadata
+        index.close()
+        if index.codec == "mpeg4" and index.has_reordered_frames:
+            # decord returns wrong pixels for MPEG-4 Part 2 B-frames after a seek.
+            raise VideoDecodeError(path, "decord cannot seek exactly in MPEG-4 Part 2 with B-frames")
         self._readers = {None: self._open(None)}
         reader = self._readers[None]
-        index = PyAVBackend(path, timeout)  # exact frame count and stream metadata
-        try:
-            self.num_frames = min(len(reader), index.num_frames)
-            self.fps, self.duration, self.codec = index.fps, index.duration, index.codec
-        finally:
-            index.close()
+        self.num_frames = min(len(reader), index.num_frames)
+        self.fps, self.duration, self.codec = index.fps, index.duration, index.codec
         height, width = reader[0].shape[:2]
         self.height, self.width = int(height), int(width)
         reader.seek(0)

@@ -134,6 +134,7 @@ class PyAVBackend(DecoderBackend):
         dts_of_pts: dict[int, int] = {}
         has_missing_pts = False
         reordered = False  # any packet whose pts differs from its dts: B-frames
+        corrupt_tail = 0  # incomplete packets at the end: the file is cut inside them
         self.truncated_reason = ""
         try:
             for packet in self._container.demux(self._stream):
@@ -147,6 +148,7 @@ class PyAVBackend(DecoderBackend):
                     pts = len(pts_values)
                 reordered = reordered or (packet.dts is not None and packet.dts != pts)
                 pts_values.append(pts)
+                corrupt_tail = corrupt_tail + 1 if packet.is_corrupt else 0
                 dts_of_pts[pts] = packet.dts if packet.dts is not None else pts
                 if packet.is_keyframe:
                     keyframe_pts.append(pts)
@@ -155,6 +157,11 @@ class PyAVBackend(DecoderBackend):
         except av.FFmpegError as error:
             # A cut file: keep the packets read so far; frames past the cut do not exist.
             self.truncated_reason = _describe(error)
+        if corrupt_tail:
+            del pts_values[-corrupt_tail:]
+            kept = set(pts_values)
+            keyframe_pts = [pts for pts in keyframe_pts if pts in kept]
+            self.truncated_reason = self.truncated_reason or "the last packet is incomplete"
         if not pts_values:
             reason = "no video frames"
             if self.truncated_reason:
@@ -168,6 +175,7 @@ class PyAVBackend(DecoderBackend):
         # Counting frames (instead of matching pts) is needed when pts are missing or repeated, and
         # for B-frames in AVI: AVI stores no pts, the ones FFmpeg guesses do not follow the frames
         # (MPEG-4 Part 2 packed B-frames decode to out-of-order pts).
+        self.has_reordered_frames = reordered
         in_avi = "avi" in self._container.format.name.split(",")
         self._count_frames = (
             has_missing_pts or len(self._index_of_pts) != len(sorted_pts) or (in_avi and reordered)
@@ -334,6 +342,12 @@ class PyAVBackend(DecoderBackend):
         if self._container is not None:
             self._container.close()
             self._container = None
+
+    @property
+    def numbers_frames_by_counting(self) -> bool:
+        """True when frame pts cannot identify frames (missing, repeated, or B-frames in AVI),
+        so frames are numbered by counting from the start of the file."""
+        return self._count_frames
 
     @property
     def frame_rate(self) -> Fraction | None:

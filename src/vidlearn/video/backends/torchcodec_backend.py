@@ -2,7 +2,8 @@
 
 torchcodec links the system's FFmpeg libraries (on Debian 12: ``libavcodec59`` and friends) and
 must match the installed torch release. ``seek_mode="exact"`` scans the file once on open, so frame
-numbers are exact and ``num_frames`` counts decodable frames. A requested size is applied by
+numbers are exact and ``num_frames`` counts decodable frames. Files whose pts do not identify
+frames (MPEG-4 Part 2 packed B-frames in AVI) are refused: ``backend="auto"`` reads them with PyAV. A requested size is applied by
 torchcodec's decoder-native ``Resize`` transform (bilinear with anti-aliasing, inside FFmpeg),
 with one decoder per size.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+from vidlearn.video.errors import VideoDecodeError
 
 __all__ = ["TorchCodecBackend", "is_available"]
 
@@ -38,8 +40,18 @@ class TorchCodecBackend(DecoderBackend):
     def __init__(self, path: Path, timeout: float) -> None:
         from torchcodec.decoders import VideoDecoder
 
+        from vidlearn.video.backends.pyav import PyAVBackend
+
         check_readable_file(path)
         self.path = path
+        # torchcodec numbers frames by pts; where pts do not identify frames (MPEG-4 packed
+        # B-frames in AVI) it silently returns the neighbouring frame, so refuse such files.
+        index = PyAVBackend(path, timeout)
+        index.close()
+        if index.numbers_frames_by_counting:
+            raise VideoDecodeError(
+                path, "torchcodec cannot number the frames of this file (its pts do not identify frames)"
+            )
         self._decoder_class = VideoDecoder
         self._decoders = {None: self._open(None)}
         metadata = self._decoders[None].metadata
