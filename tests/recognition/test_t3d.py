@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 import torchvision
 from torch import nn
 
-from vidlearn.models import create
+from vidlearn.models import CheckpointLoadError, create
 from vidlearn.recognition.models.t3d import T3D, TemporalTransitionLayer
 from vidlearn.recognition.supervision_transfer import (
     PairClassifier,
+    densenet121_2d,
     freeze,
     pair_loss,
     run_supervision_transfer,
@@ -167,3 +170,19 @@ def test_pairs_and_video_ids() -> None:
     optimizer = torch.optim.SGD(net3d.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="the 2D network must be frozen"):
         supervision_transfer_step(net3d, trainable, head, clips, optimizer=optimizer)
+
+
+def test_densenet121_2d_loads_torchvisions_published_key_names(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = torchvision.models.densenet121(weights=None)
+    # torchvision's published file names the dense layers' modules "norm.1", "conv.2", ...
+    old_style = {re.sub(r"(denselayer\d+\.(?:norm|conv))(\d)", r"\1.\2", k): v for k, v in source.state_dict().items()}
+    assert "features.denseblock1.denselayer1.norm.1.weight" in old_style
+    torch.save(old_style, tmp_path / "densenet121.pth")
+    net = densenet121_2d(tmp_path / "densenet121.pth")
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in net.state_dict().items())
+    del old_style["classifier.bias"]
+    torch.save(old_style, tmp_path / "partial.pth")
+    with pytest.raises(CheckpointLoadError, match=r"(?s)partial\.pth: .*Missing key\(s\).*classifier\.bias"):
+        densenet121_2d(tmp_path / "partial.pth")

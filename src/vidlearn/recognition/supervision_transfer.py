@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 # torchvision's published DenseNet files name layers "norm.1"; its modules are "norm1"
-_OLD_DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_OLD_DENSENET_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
 
 
 class PairClassifier(nn.Module):
@@ -68,10 +70,13 @@ def densenet121_2d(weights: str | Path | None = None) -> nn.Module:
     """
     net = torchvision.models.densenet121(weights=None)
     if weights is not None:
-        from vidlearn.models.weights import read_checkpoint
+        from vidlearn.models.weights import CheckpointLoadError, read_checkpoint
 
         state = {_OLD_DENSENET_KEY.sub(r"\1\2", key): value for key, value in read_checkpoint(weights).items()}
-        net.load_state_dict(state, strict=True)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as error:  # torch names every missing and unexpected key
+            raise CheckpointLoadError(f"{weights}: not a torchvision DenseNet-121 state dict: {error}") from None
     return freeze(net)
 
 
@@ -196,8 +201,10 @@ def run_supervision_transfer(
     for _ in range(steps):
         clips, video_ids = _split(next(batches))
         if result.head is None:
+            net3d.eval()  # sizing the head must not move the 3D network's BatchNorm statistics
             with torch.no_grad():
                 pairs, _ = _pairs(net3d, net2d, clips, video_ids, frame_index)
+            net3d.train()
             result.head = PairClassifier(pairs.shape[1]).to(clips.device)
             optimizer.add_param_group({"params": list(result.head.parameters())})
         result.head.train()
