@@ -245,6 +245,24 @@ class FusionNet(nn.Module):
     ``"single"``, ``"early"``, ``"late"``, ``"slow"``. ``backbone=None`` uses the paper's column on
     ``crop_size`` crops; a torchvision name (``"resnet18"``) uses that 2D network as the tower
     (not for slow fusion, whose 3D connectivity has no 2D counterpart) on any input size.
+
+    Args:
+        fusion: the connectivity, see the table in the module docstring.
+        num_classes: classifier size (487 Sports-1M classes in the paper).
+        in_channels: input channels (3 for RGB).
+        crop_size: the square input the column is built for (170; 178 for multires); FC6's input
+            depends on it, so a different input size needs a model built for it.
+        width_multiplier: scales every conv width (0.25 gives 24-64-96-96-64 filters).
+        fc_dim, num_fc: width and number of the FC layers before the classifier (4096 x 2 for the
+            column; one FC of 512 for a torchvision backbone, where late fusion merges).
+        dropout: after each FC layer.
+        multires: fovea + context streams on half-size inputs.
+        early_frames: temporal extent of early fusion's first conv (10 in the paper).
+        late_fusion_frames: the two frame indices late fusion merges (default first and last; the
+            paper's are 15 frames apart).
+        backbone: ``None`` for the paper's column, or a torchvision 2D network name.
+        conv_layer, norm_layer, activation_layer: the column's building blocks (``norm_layer=None``
+            drops ``N``; ``nn.BatchNorm3d`` trains faster from scratch on small data).
     """
 
     def __init__(
