@@ -25,7 +25,7 @@ from types import TracebackType
 import numpy as np
 import torch
 
-from vidlearn.video.backends import AUTO_ORDER, BACKEND_CLASSES, available_backends
+from vidlearn.video.backends import AUTO_ORDER, BACKEND_CLASSES, available_backends, backend_is_available
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file, resolve_size
 from vidlearn.video.backends.pyav import PyAVBackend
 from vidlearn.video.errors import VideoDecodeError
@@ -100,9 +100,9 @@ class VideoReader:
             raise ValueError(f"decode_timeout must be positive, got {decode_timeout}")
         self.decode_timeout = decode_timeout
         if backend == "auto":
-            self._candidates = available_backends()
+            self._candidates = list(AUTO_ORDER)  # availability is checked when a name is reached
         elif backend in BACKEND_CLASSES:
-            if backend not in available_backends():
+            if not backend_is_available(backend):
                 raise ValueError(
                     f"video backend {backend!r} is not installed or does not work here; "
                     f"available: {', '.join(available_backends())}"
@@ -121,6 +121,8 @@ class VideoReader:
         errors: dict[str, VideoDecodeError] = {}
         while self._candidates:
             name = self._candidates.pop(0)
+            if not backend_is_available(name):
+                continue
             try:
                 backend = BACKEND_CLASSES[name](self.path, self.decode_timeout)
                 self._backend = backend
@@ -139,6 +141,8 @@ class VideoReader:
             except Exception as error:  # an optional library's own exception type
                 errors[name] = VideoDecodeError(self.path, f"{name} cannot open it ({error})")
         # PyAV's message is the most specific about what is wrong with the file.
+        if not errors:
+            raise VideoDecodeError(self.path, "no video backend left to try")
         raise errors.get("pyav") or next(iter(errors.values()))
 
     @property
@@ -220,6 +224,7 @@ class VideoReader:
     def _decode(self, unique: list[int], size: tuple[int, int] | None) -> np.ndarray:
         while True:
             backend = self._open_backend
+            self._candidates = [name for name in self._candidates if backend_is_available(name)]
             try:
                 return backend.get_frames(unique, size, Deadline(self.path, self.decode_timeout))
             except VideoDecodeError:

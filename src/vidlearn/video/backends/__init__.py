@@ -15,7 +15,7 @@ from vidlearn.video.backends.decord_backend import DecordBackend
 from vidlearn.video.backends.pyav import PyAVBackend
 from vidlearn.video.backends.torchcodec_backend import TorchCodecBackend
 
-__all__ = ["AUTO_ORDER", "BACKEND_CLASSES", "DecoderBackend", "available_backends"]
+__all__ = ["AUTO_ORDER", "BACKEND_CLASSES", "DecoderBackend", "available_backends", "backend_is_available"]
 
 BACKEND_CLASSES: dict[str, type[DecoderBackend]] = {
     "pyav": PyAVBackend,
@@ -26,15 +26,18 @@ AUTO_ORDER = ("pyav", "torchcodec", "decord")
 
 
 @cache
-def _working_backends() -> tuple[str, ...]:
-    working = {
-        "pyav": True,
-        "torchcodec": torchcodec_backend.is_available(),
-        "decord": decord_backend.is_available(),
-    }
-    return tuple(name for name in AUTO_ORDER if working[name])
+def backend_is_available(name: str) -> bool:
+    """Whether backend ``name`` imports and works here (checked once per process; importing an
+    optional library can take seconds, so it is only done when that backend is wanted)."""
+    if name == "pyav":
+        return True
+    if name == "torchcodec":
+        return torchcodec_backend.is_available()
+    if name == "decord":
+        return decord_backend.is_available()
+    return False
 
 
 def available_backends() -> list[str]:
-    """Names of the backends that import and work here, in ``AUTO_ORDER`` (checked once)."""
-    return list(_working_backends())
+    """Names of the backends that import and work here, in ``AUTO_ORDER``."""
+    return [name for name in AUTO_ORDER if backend_is_available(name)]

@@ -67,34 +67,28 @@ def _output_size(height: int, width: int, size: Size) -> tuple[int, int]:
     return out_height, out_width
 
 
-def iter_video_frames(path: str | Path, size: Size = None) -> Iterator[np.ndarray]:
+def iter_video_frames(path: str | Path, size: Size = None, *, decode_timeout: float = 60.0) -> Iterator[np.ndarray]:
     """Decode ``path`` frame by frame as ``uint8 (H, W, 3)`` RGB, resized to ``size`` if given.
 
-    ``size``: an int (short side) or ``(height, width)``. Failures raise
-    :class:`~vidlearn.video.VideoDecodeError` naming the file.
+    ``size``: an int (short side) or ``(height, width)``. Decoding goes through
+    :class:`~vidlearn.video.reader.VideoReader` (its backends, and ``decode_timeout`` seconds at
+    most to each next frame); failures raise :class:`~vidlearn.video.VideoDecodeError` naming the file.
     """
-    import av
+    import cv2
 
-    path = Path(path)
-    if not path.is_file():
-        raise VideoDecodeError(path, "no such file")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as error:
-        raise VideoDecodeError(path, f"cannot open ({error})") from error
-    with container:
-        if not container.streams.video:
-            raise VideoDecodeError(path, "no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        out_size: tuple[int, int] | None = None
-        try:
-            for frame in container.decode(stream):
-                if out_size is None:
-                    out_size = _output_size(frame.height, frame.width, size)
-                yield frame.to_ndarray(format="rgb24", height=out_size[0], width=out_size[1])
-        except av.FFmpegError as error:
-            raise VideoDecodeError(path, f"decoding failed ({error})") from error
+    from vidlearn.video.reader import VideoReader
+
+    with VideoReader(path, decode_timeout=decode_timeout) as reader:
+        out_size = _output_size(reader.height, reader.width, size)
+        resize = out_size != (reader.height, reader.width)
+        # area averaging when shrinking (no aliasing), bilinear when enlarging
+        shrinking = out_size[0] * out_size[1] < reader.height * reader.width
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        for frame in reader:
+            array = frame.numpy()
+            if resize:
+                array = cv2.resize(array, (out_size[1], out_size[0]), interpolation=interpolation)
+            yield array
 
 
 def is_flow_complete(out_dir: str | Path, *, method: str | None = None, format: str | None = None) -> bool:

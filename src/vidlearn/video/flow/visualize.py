@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torchvision.utils import flow_to_image
 
+from vidlearn.video.writer import write_video
+
 __all__ = ["flow_to_color", "write_flow_image", "write_flow_video"]
 
 
@@ -67,30 +69,5 @@ def write_flow_video(
     if color.ndim == 3:
         color = color[None]
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        from vidlearn.video.writer import write_video
-    except ImportError:  # the shared writer is optional here; PyAV writes MP4 itself
-        write_video = _write_mp4
     write_video(path, color, fps)
     return path
-
-
-def _write_mp4(path: Path, frames: torch.Tensor, fps: float) -> None:
-    """Minimal H.264 writer through PyAV (even sizes, yuv420p) for when the shared writer is absent."""
-    import fractions
-
-    import av
-
-    if path.suffix.lower() != ".mp4":
-        raise ValueError(f"{path}: only .mp4 can be written without vidlearn.video.writer")
-    array = frames.numpy()
-    height, width = array.shape[1] - array.shape[1] % 2, array.shape[2] - array.shape[2] % 2
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for frame in array:
-            packet_frame = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(frame[:height, :width]), format="rgb24"
-            )
-            container.mux(stream.encode(packet_frame))
-        container.mux(stream.encode())
