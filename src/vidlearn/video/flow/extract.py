@@ -1,7 +1,7 @@
 """Optical flow for whole videos and datasets: streaming, worker processes, resume and shards.
 
-:func:`extract_video_flow` decodes a video frame by frame (FFmpeg's scaler resizes during the colour
-conversion when ``size`` is given), estimates flow in chunks of ``chunk_size`` pairs and writes
+:func:`extract_video_flow` decodes a video frame by frame through ``VideoReader`` (time-bounded;
+each frame resized when ``size`` is given), estimates flow in chunks of ``chunk_size`` pairs and writes
 either MMAction2's ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` images or one ``flow.npz``; a small
 done-file, written last, marks the output complete. :func:`extract_dataset_flow` runs it over many
 videos in worker processes, mirroring the input tree under ``out_root``, skipping completed videos
