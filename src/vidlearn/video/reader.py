@@ -224,19 +224,23 @@ class VideoReader:
     def _decode(self, unique: list[int], size: tuple[int, int] | None) -> np.ndarray:
         while True:
             backend = self._open_backend
-            self._candidates = [name for name in self._candidates if backend_is_available(name)]
             try:
                 return backend.get_frames(unique, size, Deadline(self.path, self.decode_timeout))
             except VideoDecodeError:
-                if backend.name == "pyav" or not self._candidates:
+                if backend.name == "pyav" or not self._has_fallback():
                     raise
             except Exception as error:  # an optional library failed on this file: use the next one
-                if not self._candidates:
+                if not self._has_fallback():
                     raise VideoDecodeError(self.path, f"{backend.name} failed ({error})") from error
             # Every backend gives the same frames, so falling back changes speed, not results.
             backend.close()
             self._backend = None
             self._open_next()
+
+    def _has_fallback(self) -> bool:
+        """Whether a working backend is left to try (imports optional libraries only now)."""
+        self._candidates = [name for name in self._candidates if backend_is_available(name)]
+        return bool(self._candidates)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         """Every frame in order as ``uint8 (H, W, 3)`` RGB, decoding as it goes.

@@ -171,8 +171,10 @@ def reencode_tree(
                 record(_reencode_job(job))
                 bar.update()
         else:
-            # spawn: workers must not inherit the parent's torch/OpenMP thread state through fork.
-            context = multiprocessing.get_context("spawn")
+            # fork where the platform has it (as torch's DataLoader does): a worker starts at once
+            # instead of importing torch again; workers only run PyAV, never torch operations.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for result in pool.map(_reencode_job, jobs, chunksize=1):
                     record(result)
