@@ -44,7 +44,7 @@ TALK_MODELS: tuple[TalkEntry, ...] = (
     TalkEntry("lrcn", "LRCN (Donahue et al. 2015)"),
     TalkEntry("c3d", "C3D (Tran et al. 2015)"),
     TalkEntry("i3d", "I3D, Inception-v1 inflated (Carreira & Zisserman 2017)"),
-    TalkEntry("t3d", "T3D, DenseNet with TTL (Diba et al. 2017)"),
+    TalkEntry("t3d_121", "T3D, DenseNet with TTL (Diba et al. 2017)"),
     TalkEntry("r3d_18", "R3D-18 (Tran et al. 2018, torchvision)"),
 )
 
