@@ -102,3 +102,10 @@ def test_visualize_folder_video_and_errors(tmp_path: Path, capsys) -> None:
     (tmp_path / "blank").mkdir()
     assert main(["flow", "visualize", str(tmp_path / "blank"), str(tmp_path / "y.png")]) == 2
     assert "flow_x_00001.jpg" in capsys.readouterr().err
+
+
+def test_videos_sharing_an_output_folder_exit_2(tmp_path: Path, capsys) -> None:
+    write_test_video(tmp_path / "videos" / "clip.mp4")
+    write_test_video(tmp_path / "videos" / "clip.avi")
+    assert main(["flow", "extract", str(tmp_path / "videos"), str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "would share the flow folder" in capsys.readouterr().err

@@ -142,6 +142,13 @@ def test_shards_are_disjoint_and_cover_everything(dataset: Path, tmp_path: Path)
     assert done[0] | done[1] == {path.name for path in find_videos(dataset)} == {"one.mp4", "two.avi", "three.mp4"}
 
 
+def test_videos_sharing_an_output_folder_are_refused(dataset: Path, tmp_path: Path) -> None:
+    write_test_video(dataset / "class_a" / "one.avi", num_frames=2)
+    with pytest.raises(ValueError, match=r"one\.avi and .*one\.mp4 would share"):
+        extract_dataset_flow(dataset, tmp_path / "flow", method="farneback", shard=(1, 2), progress=False)
+    assert not (tmp_path / "flow").exists()
+
+
 def test_failures_are_counted_or_raised(dataset: Path, tmp_path: Path) -> None:
     (dataset / "class_b" / "broken.mp4").write_bytes(b"garbage" * 100)
     summary = extract_dataset_flow(dataset, tmp_path / "flow", method="farneback", progress=False)

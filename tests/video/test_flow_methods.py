@@ -156,9 +156,9 @@ def raft_small_random() -> RAFTFlow:
 
 def test_raft_shape_padding_and_batching(raft_small_random: RAFTFlow) -> None:
     # 60x70 is neither a multiple of 8 nor as large as RAFT's pyramid needs: padded and cropped.
-    frames = np.stack([smooth_texture(60, 70, seed=seed) for seed in range(4)])
+    frames = np.stack([smooth_texture(60, 70, seed=seed) for seed in range(3)])
     flow = compute_flow(frames, raft_small_random)
-    assert flow.shape == (3, 2, 60, 70) and flow.dtype == torch.float32
+    assert flow.shape == (2, 2, 60, 70) and flow.dtype == torch.float32
     assert torch.isfinite(flow).all()
     raft_small_random.batch_size = 1
     try:

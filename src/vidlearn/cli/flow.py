@@ -100,10 +100,13 @@ def _extract(args: argparse.Namespace) -> int:
         return 0
     if args.method.startswith("raft"):
         create_flow_estimator(args.method, **options)  # check the weights once, before any worker starts
-    summary = extract_dataset_flow(
-        args.input, args.out, method=args.method, workers=args.workers, shard=shard,
-        resume=not args.no_resume, progress=not args.no_progress, **common, **options,
-    )  # fmt: skip
+    try:
+        summary = extract_dataset_flow(
+            args.input, args.out, method=args.method, workers=args.workers, shard=shard,
+            resume=not args.no_resume, progress=not args.no_progress, **common, **options,
+        )  # fmt: skip
+    except ValueError as error:  # e.g. two videos that would share one output folder
+        raise CLIError(str(error)) from None
     print(summary)
     for path, message in summary.failed:
         print(f"failed: {path}: {message}", file=sys.stderr)

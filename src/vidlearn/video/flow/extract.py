@@ -239,6 +239,7 @@ def extract_dataset_flow(
     processes (each single-threaded); ``workers <= 1`` runs in this process. A failing video is
     logged with its file and counted (``on_error="raise"`` stops at the first instead). ``kwargs``
     go to :func:`extract_video_flow` (``size``, ``format``, ``bound``, method options, ...).
+    Two videos that differ only in suffix (``a.avi``, ``a.mp4``) would share a folder: ``ValueError``.
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
@@ -249,16 +250,23 @@ def extract_dataset_flow(
         paths = sorted(Path(video) for video in videos)
         if root is None and paths:
             root = Path(os.path.commonpath([path.parent.resolve() for path in paths]))
+    out_root = Path(out_root)
+    out_dirs: dict[Path, Path] = {}
+    for path in paths:  # all of them, before sharding, so that every shard sees the same clash
+        relative = path.resolve().relative_to(Path(root).resolve()) if root is not None else Path(path.name)
+        out_dir = out_root / relative.with_suffix("")
+        if out_dir in out_dirs.values():
+            other = next(video for video, used in out_dirs.items() if used == out_dir)
+            raise ValueError(f"{other} and {path} would share the flow folder {out_dir}; rename one of them")
+        out_dirs[path] = out_dir
     if shard is not None:
         paths = select_shard(paths, *shard)
-    out_root = Path(out_root)
     format_name = kwargs.get("format", "jpg")
     summary = FlowExtractionSummary(total=len(paths))
 
     jobs: list[tuple[Path, Path]] = []
     for path in paths:
-        relative = path.resolve().relative_to(Path(root).resolve()) if root is not None else Path(path.name)
-        out_dir = out_root / relative.with_suffix("")
+        out_dir = out_dirs[path]
         if resume and is_flow_complete(out_dir, method=method, format=format_name):
             summary.skipped.append(path)
         else:
