@@ -122,7 +122,7 @@ def test_camera_pan_shifts_the_background():
 
 
 def test_wrapped_world_brings_an_object_back_on_the_other_side():
-    objects = one_object("disc", anchor=(0.95, 0.5), radius=0.1, velocity=np.array([[0.1, 0.0]]))
+    objects = one_object("disc", anchor=(0.95, 0.5), radius=0.1, velocity=np.array([[0.2, 0.0]]))
     frames = render_scene(SceneSpec(background=solid(), objects=objects, wrap=True), 2, (32, 32)).frames
     mask = foreground(frames)
     assert mask[0, :, :3].any() and mask[0, :, -3:].any()  # straddles the seam
