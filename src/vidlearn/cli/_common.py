@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from vidlearn.cli.main import CLIError
+from vidlearn.cli.errors import CLIError
 
 __all__ = ["user_errors"]
 

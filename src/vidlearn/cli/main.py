@@ -14,14 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from vidlearn import __version__
+from vidlearn.cli.errors import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
 
 COMMAND_MODULES = ("demo", "train", "evaluate", "predict", "models", "data", "flow", "bench")
-
-
-class CLIError(Exception):
-    """A user error the command reports as one line with exit code 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -90,4 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main so that its classes are the ones the command modules import.
+    from vidlearn.cli.main import main as _main
+
+    raise SystemExit(_main())

@@ -24,6 +24,7 @@ from torch import nn
 
 from vidlearn.engine import distributed as dist_utils
 from vidlearn.engine.config import config_to_dict
+from vidlearn.engine.seeding import seed_everything
 from vidlearn.models import Preprocessing, create, get_model_info, load_weights, save_weights
 from vidlearn.recognition.datasets import VideoClipDataset, count_skipped
 from vidlearn.recognition.evaluation import DecodedVideoDataset, EvaluationResult, evaluate_videos
@@ -87,7 +88,7 @@ def _ensure_synthetic(data: DataConfig) -> None:
         num_test=syn.num_test,
         num_frames=syn.num_frames,
         size=tuple(syn.size),
-        fps=int(round(syn.fps)),
+        fps=syn.fps,
         seed=syn.seed,
         workers=max(1, data.num_workers),
     )
@@ -302,6 +303,7 @@ def train(cfg: RecognitionConfig, *, resume: str | Path | None = "auto", final_e
     if train_set.classes != val_set.classes:
         raise ValueError("the training and test splits name different classes")
     classes = list(train_set.classes)
+    seed_everything(cfg.train.seed)  # the same initial weights in every process and every run
     model = build_model(cfg, len(classes))
     work_dir = Path(cfg.train.work_dir)
 
