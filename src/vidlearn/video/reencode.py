@@ -21,7 +21,7 @@ import av
 from av.video.reformatter import VideoReformatter
 
 from vidlearn.video.backends.base import Deadline
-from vidlearn.video.backends.pyav import open_container
+from vidlearn.video.backends.pyav import open_container, set_decoder_threads
 from vidlearn.video.errors import VideoDecodeError
 from vidlearn.video.sharding import select_shard
 from vidlearn.video.writer import VideoWriter, default_codec
@@ -64,7 +64,7 @@ def reencode_video(
     container = open_container(src, _DECODE_TIMEOUT)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        set_decoder_threads(stream)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate and rate > 0 else 25.0
         height, width = stream.codec_context.height, stream.codec_context.width
