@@ -131,6 +131,7 @@ class I3D(nn.Module):
         activation: ``callable()`` (default ``nn.ReLU``).
         temporal_padding: ``"zeros"`` (TensorFlow, the published weights) or ``"replicate"``
             (boundary frames repeated; makes an inflated network equal its 2D source on a static clip).
+        width_multiplier: scales every conv width (1.0 is the paper; smaller for CPU tests).
     """
 
     def __init__(
@@ -143,25 +144,33 @@ class I3D(nn.Module):
         norm_layer: Callable[[int], nn.Module] = default_norm,
         activation: Callable[[], nn.Module] = nn.ReLU,
         temporal_padding: str = "zeros",
+        width_multiplier: float = 1.0,
     ) -> None:
         super().__init__()
         if num_classes < 1 or in_channels < 1:
             raise ValueError(f"num_classes and in_channels must be positive, got {num_classes}, {in_channels}")
+        if width_multiplier <= 0:
+            raise ValueError(f"width_multiplier must be positive, got {width_multiplier}")
+
+        def width(channels: int) -> int:
+            return max(1, round(channels * width_multiplier))
+
         unit = partial(_unit, norm_layer=norm_layer, activation=activation, temporal_padding=temporal_padding)
         self.in_channels = in_channels
         self.return_per_step = return_per_step
         self.temporal_padding = temporal_padding
-        self.conv1a = unit(in_channels, 64, 7, stride=2)
+        self.conv1a = unit(in_channels, width(64), 7, stride=2)
         self.pool2a = MaxPool3dSame((1, 3, 3), stride=(1, 2, 2), temporal_padding=temporal_padding)
-        self.conv2b = unit(64, 64, 1)
-        self.conv2c = unit(64, 192, 3)
+        self.conv2b = unit(width(64), width(64), 1)
+        self.conv2c = unit(width(64), width(192), 3)
         self.pool3a = MaxPool3dSame((1, 3, 3), stride=(1, 2, 2), temporal_padding=temporal_padding)
-        channels = 192
-        for name, widths in I3D_BLOCKS.items():
+        channels = width(192)
+        for name, block_widths in I3D_BLOCKS.items():
+            widths = tuple(width(c) for c in block_widths)
             if name in _POOL_BEFORE:
                 pool_name, kernel, stride = _POOL_BEFORE[name]
                 setattr(self, pool_name, MaxPool3dSame(kernel, stride=stride, temporal_padding=temporal_padding))
-            block = InceptionBlock3d(channels, widths, unit=unit, temporal_padding=temporal_padding)
+            block = InceptionBlock3d(channels, widths, unit=unit, temporal_padding=temporal_padding)  # type: ignore[arg-type]
             setattr(self, name, block)
             channels = block.out_channels
         self.num_features = channels
@@ -189,7 +198,7 @@ class I3D(nn.Module):
         return F.avg_pool3d(features, kernel, stride=1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Clip features ``(B, 1024)``: the pooled mixed5c map averaged over time."""
+        """Clip features ``(B, 1024)`` (at width 1): the pooled mixed5c map averaged over time."""
         return self._pooled(x).mean(dim=(2, 3, 4))
 
     def forward_per_step(self, x: torch.Tensor) -> torch.Tensor:
@@ -373,7 +382,7 @@ TWO_STREAM_WEIGHTS = (
                 "the flow input is preprocessed as for i3d_flow."),
 )
 
-_SMALL_TEST = {"num_classes": 5}
+_SMALL_TEST = {"num_classes": 5, "width_multiplier": 0.25}
 
 
 @register_model("i3d", wing="recognition", paper=PAPER, input_shape=(3, 64, 224, 224), default_num_classes=400,
