@@ -16,7 +16,7 @@ round draws fresh clips and runs every method on the same files and starts, in r
 that load from other processes hits all of them alike. Rates are medians over rounds; ratios are
 medians of the per-round ratios. Besides wall-clock clips/s the tables give clips per CPU-second of
 the process (all its threads), which moves much less when the machine is shared. Peak memory is
-the RSS high-water mark (``getrusage(RUSAGE_SELF).ru_maxrss``) of a fresh subprocess per method.
+the resident-set high-water mark (``VmHWM``) of a fresh subprocess per method.
 
     python benchmarks/decode/bench_decode.py [--quick] [--clips N] [--rounds R] [--shared-data PATH]
 """
@@ -264,19 +264,33 @@ def dataloader_table(results: dict) -> list[str]:
 # ---------------------------------------------------------------------------------- memory
 
 
+def peak_rss_kib() -> int:
+    """The process's resident-set high-water mark in KiB.
+
+    ``VmHWM`` belongs to the current address space, so it starts afresh at ``exec``;
+    ``getrusage().ru_maxrss`` is the fallback where /proc is missing, but on Linux it carries over
+    the forking parent's peak into a child, which would hide the child's own.
+    """
+    with contextlib.suppress(OSError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def memory_child(args: argparse.Namespace) -> None:
     """Run in a fresh process: one method on each set in turn; print RSS high-water marks (KiB)."""
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     methods.import_pytorchvideo()  # every child imports the same modules
     spec = json.loads(args.memory_child_sets)
-    marks = {"imports": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    marks = {"imports": peak_rss_kib()}
     for set_name, paths in spec.items():
         video_set = VideoSet(set_name, "", [Path(path) for path in paths]).probe()
         load = methods.make_loader(args.memory_child, CLIP_LEN, 1, video_set.fps)
         for path, start in draw_clips(video_set, 1, args.memory_clips, np.random.default_rng(0)):
             load(path, start)
-        marks[set_name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        marks[set_name] = peak_rss_kib()
     print(json.dumps(marks))
 
 
@@ -435,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
         out += [
             "### Peak memory",
             "",
-            "RSS high-water mark (`getrusage(RUSAGE_SELF).ru_maxrss`) of a fresh process per method that imports "
+            "Peak resident set (`VmHWM` of `/proc/self/status`) of a fresh process per method that imports "
             f"the same modules (torch, PyAV, OpenCV, vidlearn, PyTorchVideo), then loads {4 if args.quick else 12} "
             "random clips from the UCF-101-like files, then as many from the Kinetics-like files; in brackets "
             "the growth over the mark after the imports. Python and native allocations both count.",
