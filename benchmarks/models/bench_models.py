@@ -102,7 +102,9 @@ def peer_cases(name: str, variant: str) -> Case:
     if name == "torchvision_r3d_18":
         if variant == "paper":
             return Case(name, variant, lambda: _torchvision_r3d_18(400), ((3, 16, 112, 112),), 400)
-        return Case(name, variant, lambda: _torchvision_r3d_18(5), ((3, 8, 32, 32),), 5)
+        # the registry's small input of vidlearn's r3d_18, so that the two rows compare
+        small = get_model_info("r3d_18").small_input_shape or (3, 8, 32, 32)
+        return Case(name, variant, lambda: _torchvision_r3d_18(5), (tuple(small),), 5)
     if name == "pytorchvideo_i3d_r50":
         if variant == "paper":
             return Case(name, variant, lambda: _pytorchvideo_i3d_r50(400), ((3, 8, 224, 224),), 400)
