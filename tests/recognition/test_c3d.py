@@ -92,3 +92,22 @@ def test_flops_match_the_paper() -> None:
     gmacs = count_flops(model, (3, 16, 112, 112))
     assert gmacs == pytest.approx(expected, rel=1e-9)
     assert gmacs == pytest.approx(38.5, abs=0.1)
+
+
+def test_yaml_friendly_norm_and_fc_init_options():
+    from torch import nn
+
+    from vidlearn.models import create
+
+    plain = create("c3d", num_classes=8, width_multiplier=0.25, fc_dim=256, crop_size=32)
+    batch = create("c3d", num_classes=8, width_multiplier=0.25, fc_dim=256, crop_size=32, norm_layer="batch",
+                   fc_init="kaiming")
+    assert sum(isinstance(m, nn.BatchNorm3d) for m in batch.modules()) == 8
+    assert not any(isinstance(m, nn.BatchNorm3d) for m in plain.modules())
+    # Caffe's Gaussian (std 0.005) against nn.Linear's default bound 1/sqrt(fan_in) (std ~ 0.026 at 512 inputs).
+    assert plain.fc6.weight.std() < 0.006
+    assert batch.fc6.weight.std() > 0.02
+    with pytest.raises(ValueError, match="'layer'"):
+        create("c3d", norm_layer="layer")
+    with pytest.raises(ValueError, match="'xavier'"):
+        create("c3d", fc_init="xavier")

@@ -86,6 +86,9 @@ class C3D(nn.Module):
         conv_layer: ``callable(in, out, kernel_size=, padding=, bias=)`` (default ``nn.Conv3d``).
         norm_layer: ``callable(channels)`` or ``None`` (paper: none).
         activation: ``callable()`` (default ``nn.ReLU``).
+        fc_init: ``"caffe"`` (the paper's Gaussian, std 0.005 / 0.01, made for 4096-wide layers) or
+            ``"kaiming"`` (PyTorch's default ``nn.Linear`` initialisation), which trains narrow
+            CPU-sized variants from scratch where the tiny Gaussian leaves the signal too weak.
     """
 
     def __init__(
@@ -101,8 +104,12 @@ class C3D(nn.Module):
         conv_layer: Callable[..., nn.Module] = nn.Conv3d,
         norm_layer: Callable[[int], nn.Module] | None = None,
         activation: Callable[[], nn.Module] = nn.ReLU,
+        fc_init: str = "caffe",
     ) -> None:
         super().__init__()
+        if fc_init not in ("caffe", "kaiming"):
+            raise ValueError(f"fc_init must be 'caffe' or 'kaiming', got {fc_init!r}")
+        self.fc_init = fc_init
         if len(widths) != 5 or any(int(w) < 1 for w in widths):
             raise ValueError(f"widths must be 5 positive ints, got {widths!r}")
         if num_classes < 1 or fc_dim < 1:
@@ -139,6 +146,8 @@ class C3D(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear) and self.fc_init == "kaiming":
+                module.reset_parameters()
             elif isinstance(module, nn.Linear):
                 # The Caffe recipe's 0.005 std for the 4096-d layers (MMAction2 keeps it).
                 nn.init.normal_(module.weight, std=0.005 if module is not self.fc8 else 0.01)
@@ -274,20 +283,27 @@ def c3d(
     crop_size: int = 112,
     dropout: float = 0.5,
     conv_layer: Callable[..., nn.Module] = nn.Conv3d,
-    norm_layer: Callable[[int], nn.Module] | None = None,
+    norm_layer: Callable[[int], nn.Module] | str | None = None,
     activation: Callable[[], nn.Module] = nn.ReLU,
+    fc_init: str = "caffe",
 ) -> C3D:
     """C3D (Tran et al. 2015): 8 3x3x3 convs, 5 pools, fc6/fc7 4096, fc8; 79,991,015 params at 487 classes.
 
     ``width_multiplier`` scales the conv widths (0.25 gives 16, 32, 64, 128, 128) and ``fc_dim`` the
     fc6/fc7 width, for CPU-sized variants; ``clip_len`` and ``crop_size`` size fc6 for the input clip.
+    ``norm_layer`` may also be the string ``"batch"`` (``nn.BatchNorm3d`` after every conv, not in the
+    paper) so that recipes written in YAML can ask for it; ``fc_init`` is described in :class:`C3D`.
     """
+    if isinstance(norm_layer, str):
+        if norm_layer != "batch":
+            raise ValueError(f"norm_layer must be a callable, None or 'batch', got {norm_layer!r}")
+        norm_layer = nn.BatchNorm3d
     if width_multiplier <= 0:
         raise ValueError(f"width_multiplier must be positive, got {width_multiplier}")
     widths = tuple(max(1, round(w * width_multiplier)) for w in PAPER_WIDTHS)
     return C3D(num_classes=num_classes, in_channels=in_channels, widths=widths, fc_dim=fc_dim,  # type: ignore[arg-type]
                clip_len=clip_len, crop_size=crop_size, dropout=dropout, conv_layer=conv_layer,
-               norm_layer=norm_layer, activation=activation)
+               norm_layer=norm_layer, activation=activation, fc_init=fc_init)
 
 
 # --- checkpoint layouts ---------------------------------------------------------------------------
