@@ -18,6 +18,7 @@ import torch
 from av.video.reformatter import VideoReformatter
 
 from vidlearn.video import VideoDecodeError, VideoReader, available_backends, probe_video, write_video
+from vidlearn.video.backends import BACKEND_CLASSES
 
 BACKENDS = available_backends()
 OPTIONAL_BACKENDS = {"torchcodec": "torchcodec", "decord": "decord (pip install decord2)"}
@@ -307,6 +308,33 @@ def test_generated_bframe_videos_are_frame_exact(generated_videos, key, suffix, 
     expected = reference(path, list(range(45)))
     assert_frames_equal(frames, indices, expected)
     assert_frames_equal(again, [indices[0], 44, 1, 2, 3], expected)
+
+
+@pytest.mark.parametrize("backend", [b for b in ALL_BACKENDS if b.values[0] != "pyav"])
+def test_optional_backend_opens_one_decoder_per_size_on_first_use(
+    generated_videos, backend: str, monkeypatch
+) -> None:
+    """Metadata comes from the packet index; a decoder is opened only for a size that is asked for."""
+    path = generated_videos["h264-mp4-b2-gop10"]
+    backend_class = BACKEND_CLASSES[backend]
+    opened: list[tuple[int, int] | None] = []
+    original_open = backend_class._open
+
+    def counting_open(self, size):
+        opened.append(size)
+        return original_open(self, size)
+
+    monkeypatch.setattr(backend_class, "_open", counting_open)
+    info = probe_video(path)
+    with VideoReader(path, backend=backend) as reader:
+        assert opened == []
+        assert (reader.num_frames, reader.height, reader.width, reader.codec) == (45, 48, 64, "h264")
+        assert (reader.fps, reader.duration) == (info.fps, info.duration)
+        assert reader.get_frames([40, 3], size=(30, 40)).shape == (2, 30, 40, 3)
+        assert reader.get_frames([7], size=(30, 40)).shape == (1, 30, 40, 3)
+        assert opened == [(30, 40)]
+        assert reader.get_frames([5]).shape == (1, 48, 64, 3)
+        assert opened == [(30, 40), None]
 
 
 def test_consecutive_requests_reuse_position_and_stay_exact(generated_videos) -> None:

@@ -93,6 +93,21 @@ def test_crf_trades_size_for_quality(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".mp4"])
+def test_mpeg4_quantiser_trades_size_for_quality(tmp_path: Path, suffix: str) -> None:
+    # MPEG-4 Part 2 takes crf as its fixed quantiser; every quantiser used to give the same file.
+    frames = smooth_frames(20)
+    fine = write_video(tmp_path / f"fine{suffix}", frames, 25, codec="mpeg4", crf=2)
+    coarse = write_video(tmp_path / f"coarse{suffix}", frames, 25, codec="mpeg4", crf=20)
+    assert coarse.stat().st_size < 0.8 * fine.stat().st_size
+    decoded = {}
+    for path in (fine, coarse):
+        with VideoReader(path) as reader:
+            assert (reader.codec, reader.num_frames) == ("mpeg4", 20)
+            decoded[path] = reader.get_frames(range(20)).numpy()
+    assert psnr(decoded[fine], frames) > psnr(decoded[coarse], frames) + 3
+
+
 def test_ntsc_rate_is_stored_exactly(tmp_path: Path) -> None:
     path = write_video(tmp_path / "ntsc.mp4", smooth_frames(6), 30000 / 1001)
     with av.open(str(path)) as container:

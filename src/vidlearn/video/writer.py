@@ -126,9 +126,13 @@ class VideoWriter:
                 raise ValueError(f"{self.path}: {self.codec} needs an even frame size, got {width}x{height}")
             stream.pix_fmt = "yuv420p"
             if self.codec == "mpeg4":
-                stream.codec_context.qscale = True
+                # A fixed quantiser: FFmpeg applies global_quality only through each frame's
+                # quality field, which PyAV leaves unset, so the quantiser is also pinned by
+                # qmin = qmax (without it every quantiser gives the same file).
                 quantiser = DEFAULT_MPEG4_QSCALE if self._crf is None else max(1, min(31, self._crf))
+                stream.codec_context.qscale = True
                 stream.codec_context.global_quality = quantiser * _FF_QP2LAMBDA
+                stream.codec_context.qmin = stream.codec_context.qmax = quantiser
                 if self._gop is not None:
                     codec_options["sc_threshold"] = "1000000000"  # no scene-cut keyframes
             elif self._crf is not None:

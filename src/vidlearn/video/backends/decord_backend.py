@@ -1,10 +1,12 @@
 """decord backend (the ``decord2`` package on PyPI, a maintained build of decord), when installed.
 
 decord reads the frame count from the container header, which can count a frame that FFmpeg
-discards (an MP4 edit list ending before the last packet); ``num_frames`` is therefore taken from
-the PyAV packet index, so every backend agrees on it. MPEG-4 Part 2 files with B-frames are
-refused (decord returns wrong pixels after seeking in them); ``backend="auto"`` reads them with PyAV. A requested size opens a second decord
-reader with decord's own ``width``/``height`` resize (one reader per size).
+discards (an MP4 edit list ending before the last packet); ``num_frames`` and the other metadata
+are therefore taken from the PyAV packet index, so every backend agrees on them. MPEG-4 Part 2
+files with B-frames are refused (decord returns wrong pixels after seeking in them);
+``backend="auto"`` reads them with PyAV. Readers are opened on first use, one per requested size
+(decord's own ``width``/``height`` resize), so a reader that only asks for one size opens the
+file once.
 """
 
 from __future__ import annotations
@@ -49,13 +51,9 @@ class DecordBackend(DecoderBackend):
         if index.codec == "mpeg4" and index.has_reordered_frames:
             # decord returns wrong pixels for MPEG-4 Part 2 B-frames after a seek.
             raise VideoDecodeError(path, "decord cannot seek exactly in MPEG-4 Part 2 with B-frames")
-        self._readers = {None: self._open(None)}
-        reader = self._readers[None]
-        self.num_frames = min(len(reader), index.num_frames)
+        self._readers: dict[tuple[int, int] | None, object] = {}
+        self.num_frames, self.height, self.width = index.num_frames, index.height, index.width
         self.fps, self.duration, self.codec = index.fps, index.duration, index.codec
-        height, width = reader[0].shape[:2]
-        self.height, self.width = int(height), int(width)
-        reader.seek(0)
 
     def _open(self, size: tuple[int, int] | None):
         height, width = size if size is not None else (-1, -1)
@@ -64,9 +62,18 @@ class DecordBackend(DecoderBackend):
         )
 
     def _reader(self, size: tuple[int, int] | None):
-        if size not in self._readers:
-            self._readers[size] = self._open(size)
-        return self._readers[size]
+        reader = self._readers.get(size)
+        if reader is None:
+            try:
+                reader = self._open(size)
+            except Exception as error:  # decord's own exception types
+                raise VideoDecodeError(self.path, f"decord cannot open it ({error})") from error
+            if len(reader) < self.num_frames:
+                raise VideoDecodeError(
+                    self.path, f"decord finds {len(reader)} of the {self.num_frames} frames"
+                )
+            self._readers[size] = reader
+        return reader
 
     def get_frames(
         self, indices: Sequence[int], size: tuple[int, int] | None, deadline: Deadline

@@ -2,10 +2,12 @@
 
 torchcodec links the system's FFmpeg libraries (on Debian 12: ``libavcodec59`` and friends) and
 must match the installed torch release. ``seek_mode="exact"`` scans the file once on open, so frame
-numbers are exact and ``num_frames`` counts decodable frames. Files whose pts do not identify
-frames (MPEG-4 Part 2 packed B-frames in AVI) are refused: ``backend="auto"`` reads them with PyAV. A requested size is applied by
-torchcodec's decoder-native ``Resize`` transform (bilinear with anti-aliasing, inside FFmpeg),
-with one decoder per size.
+numbers are exact. The metadata (``num_frames`` included) comes from the PyAV packet index, which
+is read anyway, so every backend agrees on it. Files whose pts do not identify frames (MPEG-4
+Part 2 packed B-frames in AVI) are refused: ``backend="auto"`` reads them with PyAV. A requested
+size is applied by torchcodec's decoder-native ``Resize`` transform (bilinear with anti-aliasing,
+inside FFmpeg), with one decoder per size. Decoders are opened on first use, so a reader that only
+asks for one size opens (and scans) the file once.
 """
 
 from __future__ import annotations
@@ -53,16 +55,9 @@ class TorchCodecBackend(DecoderBackend):
                 path, "torchcodec cannot number the frames of this file (its pts do not identify frames)"
             )
         self._decoder_class = VideoDecoder
-        self._decoders = {None: self._open(None)}
-        metadata = self._decoders[None].metadata
-        self.num_frames = int(metadata.num_frames or 0)
-        if self.num_frames <= 0:
-            raise RuntimeError("no video frames")
-        self.height = int(metadata.height)
-        self.width = int(metadata.width)
-        self.fps = float(metadata.average_fps or 0.0)
-        self.duration = float(metadata.duration_seconds or 0.0)
-        self.codec = str(metadata.codec or "")
+        self._decoders: dict[tuple[int, int] | None, object] = {}
+        self.num_frames, self.height, self.width = index.num_frames, index.height, index.width
+        self.fps, self.duration, self.codec = index.fps, index.duration, index.codec
 
     def _open(self, size: tuple[int, int] | None):
         transforms = None
@@ -80,9 +75,19 @@ class TorchCodecBackend(DecoderBackend):
         )
 
     def _decoder(self, size: tuple[int, int] | None):
-        if size not in self._decoders:
-            self._decoders[size] = self._open(size)
-        return self._decoders[size]
+        decoder = self._decoders.get(size)
+        if decoder is None:
+            try:
+                decoder = self._open(size)
+            except Exception as error:  # torchcodec's own exception types
+                raise VideoDecodeError(self.path, f"torchcodec cannot open it ({error})") from error
+            counted = int(decoder.metadata.num_frames or 0)
+            if counted < self.num_frames:
+                raise VideoDecodeError(
+                    self.path, f"torchcodec finds {counted} of the {self.num_frames} frames"
+                )
+            self._decoders[size] = decoder
+        return decoder
 
     def get_frames(
         self, indices: Sequence[int], size: tuple[int, int] | None, deadline: Deadline
