@@ -370,3 +370,24 @@ def test_torchvision_state_dict_loads_strictly(tmp_path: Path, name, builder, fi
     torch.save(state, tmp_path / filename)
     with pytest.raises(CheckpointLoadError, match=rf"unexpected keys \(1\): {extra}"):
         load_weights(create(name, num_classes=10), tmp_path / filename, layout="torchvision-video")
+
+
+def test_allow_missing_reinitialises_a_head_of_another_class_count(tmp_path):
+    """Fine-tuning a 487-class Sports-1M C3D on 101 classes: fc8 differs in shape and stays initialised."""
+    import warnings
+
+    from vidlearn.models import CheckpointLoadError, create, load_weights
+
+    source = create("c3d", num_classes=487, width_multiplier=0.125, fc_dim=64, crop_size=32)
+    path = tmp_path / "c3d_487.pt"
+    torch.save(source.state_dict(), path)
+    target = create("c3d", num_classes=101, width_multiplier=0.125, fc_dim=64, crop_size=32)
+    head_before = target.fc8.weight.clone()
+    with pytest.raises(CheckpointLoadError, match=r"fc8\.weight: checkpoint \(487, 64\) vs model \(101, 64\)"):
+        load_weights(target, path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_weights(target, path, allow_missing=("fc8",))
+    assert any("fc8.weight" in str(w.message) for w in caught)
+    assert torch.equal(target.fc8.weight, head_before)
+    assert torch.equal(target.fc6.weight, source.fc6.weight)

@@ -181,14 +181,19 @@ def _strict_check(
                 f"{path}: allow_missing names {prefix!r}, which is no module or parameter of "
                 f"{type(model).__name__}"
             )
+    # A named module the file lacks, or holds at another shape (a head for another class count), stays
+    # as initialised; one the file holds at the right shape is loaded as usual.
     kept = sorted(
-        key for key in set(target) - set(state) if any(_under(key, prefix) for prefix in allow_missing)
+        key
+        for key in target
+        if any(_under(key, prefix) for prefix in allow_missing)
+        and (key not in state or state[key].shape != target[key].shape)
     )
     if kept:
         # The caller asked for these to stay as initialised (e.g. a pretrain file without a head).
         warnings.warn(
             f"{path}: the checkpoint has no {', '.join(kept)}; kept freshly initialised as asked "
-            f"(allow_missing={tuple(allow_missing)})",
+            f"(allow_missing={tuple(allow_missing)}; a key the file holds at another shape counts as absent)",
             stacklevel=3,
         )
         for key in kept:
