@@ -51,7 +51,9 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
               note="scores each frame alone and averages: cannot see motion"),
     DemoModel("late_fusion", "Late fusion (Karpathy et al. 2014)",
               dict(width_multiplier=0.25, fc_dim=256, crop_size=32, dropout=0.0), epochs=12, lr=3e-3,
-              note="two towers on the first and last frame, merged at the first FC"),
+              note="two towers on the first and last frame, merged at the first FC; at 32x32 the towers "
+                   "end in a map too small to keep the positions that the FC layers would compare, "
+                   "so this CPU-sized variant stays near chance"),
     DemoModel("c3d", "C3D (Tran et al. 2015)",
               dict(width_multiplier=0.25, fc_dim=256, clip_len=16, crop_size=32, dropout=0.0,
                    norm_layer="batch", fc_init="kaiming"), epochs=10, lr=3e-3,
