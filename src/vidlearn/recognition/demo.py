@@ -56,7 +56,7 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
                    "so this CPU-sized variant stays near chance"),
     DemoModel("c3d", "C3D (Tran et al. 2015)",
               dict(width_multiplier=0.25, fc_dim=256, clip_len=16, crop_size=32, dropout=0.0,
-                   norm_layer="batch", fc_init="kaiming"), epochs=10, lr=3e-3,
+                   norm_layer="batch", fc_init="kaiming"), epochs=12, lr=2e-3, batch_size=32,
               note="3x3x3 convolutions over the whole clip (CPU-sized: a quarter of the widths, "
                    "batch norm, fc 256)"),
 )
@@ -67,7 +67,7 @@ class DemoSettings:
     """Size of the built-in benchmark run by the demo."""
 
     preset: str = "motion4"
-    num_train: int = 640
+    num_train: int = 800
     num_test: int = 160
     num_frames: int = 16
     size: tuple[int, int] = (32, 32)
