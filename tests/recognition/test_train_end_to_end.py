@@ -129,3 +129,31 @@ def test_predict_prints_topk_and_writes_an_annotated_video(single_run, shared_da
         assert (annotated.height, annotated.width) == (original.height, original.width)
         first = annotated.get_frames([0])[0]
     assert first[:5].float().mean() < 40  # the label banner is drawn over the top rows
+
+
+def test_fc6_linear_svm_protocol_matches_a_reference_fit(recipe, single_run):
+    """`vidlearn evaluate --protocol svm`: fc6 descriptors + LinearSVC, checked against a fit done here."""
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    from vidlearn.recognition.svm import extract_video_features
+    from vidlearn.recognition.task import _protocol, build_dataset
+
+    work_dir, _ = single_run
+    out = subprocess.run([sys.executable, "-m", "vidlearn.cli.main", "evaluate", str(recipe), "--checkpoint",
+                          str(work_dir / "model.safetensors"), "--protocol", "svm", "--quiet"],
+                         capture_output=True, text=True, env=_env(), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    reported = json.loads(out.stdout.split("result: ", 1)[1].splitlines()[0])
+    cfg = load_recipe(recipe)
+    model, _ = load_trained_model(work_dir / "model.safetensors")
+    data = []
+    for train in (True, False):
+        videos = build_dataset(cfg, train=train)
+        dataset, transform = _protocol(cfg, videos, num_clips=1, num_crops=1)
+        x, y = extract_video_features(lambda c: model.forward_features(c, layer="fc6"), dataset, transform)
+        assert x.shape == (len(videos), 32) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+        data.append((x, y))
+    reference = LinearSVC(C=1.0, random_state=0, max_iter=10_000).fit(*data[0])
+    assert reported["svm_top1"] == pytest.approx(float((reference.predict(data[1][0]) == data[1][1]).mean()))
+    assert reported["num_train_videos"] == 32 and reported["num_test_videos"] == 16

@@ -14,7 +14,7 @@ def _run(args: argparse.Namespace) -> int:
 
     with user_errors():
         from vidlearn.recognition.recipe import load_recipe
-        from vidlearn.recognition.task import average_splits, evaluate
+        from vidlearn.recognition.task import average_splits, evaluate, evaluate_svm
 
         checkpoints = args.checkpoint
         splits = [int(s) for s in args.splits.split(",")] if args.splits else [None]
@@ -29,7 +29,10 @@ def _run(args: argparse.Namespace) -> int:
             if args.num_crops:
                 cfg.evaluate.num_crops = args.num_crops
             out_dir = args.out if split is None or args.out is None else f"{args.out}/split{split}"
-            metrics = evaluate(cfg, checkpoint, out_dir=out_dir, progress=not args.quiet)
+            if args.protocol == "svm":
+                metrics = evaluate_svm(cfg, checkpoint, layer=args.layer, C=args.svm_c)
+            else:
+                metrics = evaluate(cfg, checkpoint, out_dir=out_dir, progress=not args.quiet)
             results.append(metrics)
             label = f"split {split}" if split is not None else "result"
             print(f"{label}: " + json.dumps(metrics, sort_keys=True))
@@ -55,4 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--num-crops", type=int, choices=[1, 3, 10], help="crops per clip (evaluate.num_crops)")
     parser.add_argument("--out", help="folder for metrics.json, confusion_matrix.png, per_class.csv")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--protocol", choices=["softmax", "svm"], default="softmax",
+                        help="'svm': frozen features + linear SVM trained on the training split (C3D paper)")
+    parser.add_argument("--layer", default="fc6", help="feature layer for --protocol svm (default fc6)")
+    parser.add_argument("--svm-c", type=float, default=1.0, help="the SVM's C (default 1)")
     parser.set_defaults(func=_run)

@@ -384,6 +384,37 @@ def evaluate(
     return dict(result.metrics)
 
 
+def evaluate_svm(cfg: RecognitionConfig, checkpoint: str | Path, *, layer: str = "fc6", C: float = 1.0) -> dict[str, float]:
+    """The C3D "features + linear SVM" protocol on the recipe's splits (see :mod:`vidlearn.recognition.svm`).
+
+    The network is frozen; ``layer`` names the feature (``forward_features(x, layer=...)`` where the
+    model takes it, else ``forward_features(x)``); clips follow ``evaluate.num_clips x num_crops``.
+    """
+    import inspect
+
+    from vidlearn.recognition.svm import extract_video_features, linear_svm_protocol
+
+    _apply_weights_preprocessing(cfg)
+    train_videos = build_dataset(cfg, train=True)
+    test_videos = build_dataset(cfg, train=False)
+    model = build_model(cfg, len(test_videos.classes))
+    load_weights(model, checkpoint)
+    model.eval()
+    takes_layer = "layer" in inspect.signature(model.forward_features).parameters
+
+    def features(clips: torch.Tensor) -> torch.Tensor:
+        return model.forward_features(clips, layer=layer) if takes_layer else model.forward_features(clips)
+
+    splits = []
+    for videos in (train_videos, test_videos):
+        dataset, transform = _protocol(cfg, videos, num_clips=cfg.evaluate.num_clips, num_crops=cfg.evaluate.num_crops)
+        splits.append(extract_video_features(features, dataset, transform, chunk_size=cfg.evaluate.chunk_size,
+                                             num_workers=cfg.evaluate.num_workers))
+    result = linear_svm_protocol(splits[0], splits[1], C=C, seed=cfg.train.seed)
+    return {"svm_top1": result.top1, "svm_mean_class_accuracy": result.mean_class_accuracy,
+            "num_train_videos": float(len(splits[0][1])), "num_test_videos": float(len(splits[1][1]))}
+
+
 def average_splits(results: list[Mapping[str, float]]) -> dict[str, float]:
     """The mean of each metric over splits (UCF-101 / HMDB51 report the mean of splits 1-3)."""
     if not results:
