@@ -42,7 +42,9 @@ TALK_MODELS: tuple[TalkEntry, ...] = (
     TalkEntry("two_stream_spatial", "Two-stream: spatial stream (Simonyan & Zisserman 2014)"),
     TalkEntry("two_stream_temporal", "Two-stream: temporal stream, L=10 flow fields", modality="flow", clip_len=10),
     TalkEntry("lrcn", "LRCN (Donahue et al. 2015)"),
-    TalkEntry("c3d", "C3D (Tran et al. 2015)"),
+    TalkEntry("c3d", "C3D (Tran et al. 2015)",
+              extra_kwargs={"width_multiplier": 0.25, "fc_dim": 256, "dropout": 0.0, "norm_layer": "batch",
+                            "fc_init": "kaiming"}),
     TalkEntry("i3d", "I3D, Inception-v1 inflated (Carreira & Zisserman 2017)"),
     TalkEntry("t3d_121", "T3D, DenseNet with TTL (Diba et al. 2017)"),
     TalkEntry("r3d_18", "R3D-18 (Tran et al. 2018, torchvision)"),
@@ -81,7 +83,9 @@ def run_talk_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     data_root = out / "data"
     flow_root = out / "flow"
-    rows: dict[str, dict[str, Any]] = {}
+    # Rows of an earlier run in the same folder are kept, so one model can be re-run alone.
+    previous = out / "talk.json"
+    rows: dict[str, dict[str, Any]] = json.loads(previous.read_text())["models"] if previous.is_file() else {}
     fused_inputs: dict[str, Any] = {}
     started = time.perf_counter()
     for entry in entries:
