@@ -144,6 +144,21 @@ class EvaluationResult:
         return confusion_matrix(self.video_scores, self.labels, num_classes)
 
 
+def protocol_metrics(result: EvaluationResult, num_classes: int) -> dict[str, float]:
+    """Video- and clip-level top-1 / top-5 (and video mean class accuracy) of ``result``'s scores."""
+    video = classification_report(result.video_scores, result.labels, num_classes)
+    clip = classification_report(result.clip_scores, result.clip_labels, num_classes)
+    return {
+        "video_top1": video["top1"],
+        "video_top5": video["top5"],
+        "video_mean_class_accuracy": video["mean_class_accuracy"],
+        "clip_top1": clip["top1"],
+        "clip_top5": clip["top5"],
+        "num_videos": float(len(result.paths)),
+        "num_views": float(len(result.clip_labels)),
+    }
+
+
 def evaluate_videos(
     model: nn.Module,
     dataset: DecodedVideoDataset,
@@ -190,15 +205,5 @@ def evaluate_videos(
         paths=paths,
     )
     if paths:
-        video = classification_report(result.video_scores, result.labels, num_classes)
-        clip = classification_report(result.clip_scores, result.clip_labels, num_classes)
-        result.metrics = {
-            "video_top1": video["top1"],
-            "video_top5": video["top5"],
-            "video_mean_class_accuracy": video["mean_class_accuracy"],
-            "clip_top1": clip["top1"],
-            "clip_top5": clip["top5"],
-            "num_videos": float(len(paths)),
-            "num_views": float(len(result.clip_labels)),
-        }
+        result.metrics = protocol_metrics(result, num_classes)
     return result

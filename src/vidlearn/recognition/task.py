@@ -27,7 +27,12 @@ from vidlearn.engine.config import config_to_dict
 from vidlearn.engine.seeding import seed_everything
 from vidlearn.models import Preprocessing, create, get_model_info, load_weights, save_weights
 from vidlearn.recognition.datasets import VideoClipDataset, count_skipped
-from vidlearn.recognition.evaluation import DecodedVideoDataset, EvaluationResult, evaluate_videos
+from vidlearn.recognition.evaluation import (
+    DecodedVideoDataset,
+    EvaluationResult,
+    evaluate_videos,
+    protocol_metrics,
+)
 from vidlearn.recognition.metrics import plot_confusion_matrix, write_per_class_csv
 from vidlearn.recognition.recipe import DataConfig, RecognitionConfig
 from vidlearn.video.sampling import CenterClipSampler, RandomClipSampler, UniformClipSampler
@@ -222,8 +227,6 @@ def _gather_result(result: EvaluationResult, num_classes: int) -> EvaluationResu
     parts = dist_utils.all_gather_object(
         (result.video_scores, result.labels, result.clip_scores, result.clip_labels, result.paths)
     )
-    from vidlearn.recognition.metrics import classification_report
-
     merged = EvaluationResult(
         video_scores=torch.cat([p[0] for p in parts]),
         labels=torch.cat([p[1] for p in parts]),
@@ -231,14 +234,7 @@ def _gather_result(result: EvaluationResult, num_classes: int) -> EvaluationResu
         clip_labels=torch.cat([p[3] for p in parts]),
         paths=[path for p in parts for path in p[4]],
     )
-    video = classification_report(merged.video_scores, merged.labels, num_classes)
-    clip = classification_report(merged.clip_scores, merged.clip_labels, num_classes)
-    merged.metrics = {
-        "video_top1": video["top1"], "video_top5": video["top5"],
-        "video_mean_class_accuracy": video["mean_class_accuracy"],
-        "clip_top1": clip["top1"], "clip_top5": clip["top5"],
-        "num_videos": float(len(merged.paths)), "num_views": float(len(merged.clip_labels)),
-    }
+    merged.metrics = protocol_metrics(merged, num_classes)
     return merged
 
 
