@@ -11,9 +11,9 @@ dataset item does.
   transforms (``UniformTemporalSubsample``, ``ShortSideScale``, random crop, ``Div255``).
 - ``vidlearn-<backend>``: ``VideoReader(path, backend).get_frames(indices, size=128)`` (decode-time
   resize) and vidlearn's clip transforms.
-- ``vidlearn-pyav-1thread``: the same with the PyAV backend decoding on one thread instead of
-  FFmpeg's frame + slice threads (a prototype of a reader option, set here through the backend's
-  stream; naive PyAV and PyTorchVideo decode these files on one thread too).
+- ``vidlearn-pyav-1thread``: the same with the PyAV backend decoding on one thread instead of its
+  default slice threads (what it does in DataLoader workers; set here through the backend's
+  stream). Naive PyAV and PyTorchVideo keep PyAV's default, which is also slice threads.
 """
 
 from __future__ import annotations

@@ -392,3 +392,28 @@ def test_closed_reader_refuses_work(generated_videos) -> None:
     reader.close()
     with pytest.raises(VideoDecodeError, match="closed"):
         reader.get_frames([0])
+
+
+class _ThreadSettings(torch.utils.data.Dataset):
+    """Opens a small video with the PyAV backend and reports its decoder's thread settings."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> tuple[str, int]:
+        with VideoReader(self.path, backend="pyav") as video:
+            stream = video._backend._stream
+            return stream.thread_type.name, int(stream.codec_context.thread_count)
+
+
+def test_pyav_decoder_threads_in_main_process_and_in_dataloader_workers(generated_videos) -> None:
+    path = next(iter(generated_videos.values()))
+    assert probe_video(path).width * probe_video(path).height < 640 * 480
+    # Main process: slice threads, one per core (FFmpeg's count 0).
+    assert _ThreadSettings(path)[0] == ("SLICE", 0)
+    # DataLoader worker: the workers fill the cores, so one decoder thread each.
+    loader = torch.utils.data.DataLoader(_ThreadSettings(path), num_workers=1, batch_size=None)
+    assert [tuple(item) for item in loader] == [("SLICE", 1)]
