@@ -12,7 +12,7 @@ from torch import nn
 from vidlearn.models import create, get_model_info, list_models, register_model
 from vidlearn.models import registry as registry_module
 from vidlearn.models.flops import count_flops
-from vidlearn.models.layers import Conv3dSame, MaxPool3dSame, same_padding
+from vidlearn.models.layers import Conv3dSame, MaxPool3d, MaxPool3dSame, same_padding
 
 
 class _Toy(nn.Module):
@@ -142,3 +142,37 @@ def test_same_conv_and_pool_shapes() -> None:
     assert pooled.shape == (1, 2, 9, 8, 8) and (pooled < 0).all()
     with pytest.raises(ValueError, match="temporal_padding must be one of"):
         Conv3dSame(2, 3, 3, temporal_padding="reflect")
+
+
+# --- max pooling on the bf16 fast path ---------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        MaxPool3d((1, 2, 2), stride=(1, 2, 2)),
+        MaxPool3d(2, stride=2, padding=(0, 1, 1)),  # C3D's pool5
+        MaxPool3d((1, 2, 2), stride=(1, 2, 2), ceil_mode=True),
+        MaxPool3dSame((1, 3, 3), stride=(1, 2, 2)),
+    ],
+    ids=["c3d-pool1", "c3d-pool5", "ceil", "same"],
+)
+def test_max_pool_keeps_bfloat16_under_cpu_autocast_with_the_float32_values(pool) -> None:
+    x = torch.randn(2, 3, 4, 9, 10).to(torch.bfloat16)
+    expected = pool(x.float())  # autocast off: float32 pooling of the same bf16 values
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pooled = pool(x)
+        plain = torch.nn.functional.max_pool3d(x, 2)
+    # CPU autocast runs the plain op in float32; the layer keeps bfloat16, with identical values.
+    assert plain.dtype == torch.float32
+    assert pooled.dtype == torch.bfloat16
+    assert torch.equal(pooled.float(), expected)
+    assert pool(x.float()).dtype == torch.float32  # outside autocast: nothing changes
+
+
+def test_count_flops_of_a_meta_device_model_equals_the_real_count() -> None:
+    with torch.device("meta"):
+        meta = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv3d(8, 4, 1))
+    real = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv3d(8, 4, 1))
+    expected = (8 * 3 * 27 + 4 * 8) * 4 * 6 * 6 / 1e9
+    assert count_flops(meta, (3, 4, 6, 6)) == pytest.approx(expected, rel=1e-12)
+    assert count_flops(real, (3, 4, 6, 6)) == pytest.approx(expected, rel=1e-12)

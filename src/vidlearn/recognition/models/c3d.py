@@ -26,6 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from vidlearn.models.layers import MaxPool3d
 from vidlearn.models.registry import Preprocessing, WeightsSpec, register_model
 from vidlearn.models.weights import CheckpointLayout, register_layout, remap_keys
 
@@ -125,7 +126,7 @@ class C3D(nn.Module):
             if name in _POOLS:
                 kernel, stride, padding = _POOLS[name]
                 pool_name = "pool" + name[4]
-                setattr(self, pool_name, nn.MaxPool3d(kernel, stride, padding))
+                setattr(self, pool_name, MaxPool3d(kernel, stride, padding))
                 size = [_pooled_size(n, k, s, p) for n, k, s, p in zip(size, kernel, stride, padding)]
                 if min(size) < 1:
                     raise ValueError(

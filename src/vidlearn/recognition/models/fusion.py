@@ -54,6 +54,7 @@ import torch
 import torchvision
 from torch import nn
 
+from vidlearn.models.layers import MaxPool3d
 from vidlearn.models.registry import register_model
 
 __all__ = [
@@ -142,7 +143,7 @@ class KarpathyColumn(nn.Module):
             if normalise and norm_layer is not None:
                 layers.append(norm_layer(out))
             if pool and (index < 4 or last_pool):
-                layers.append(nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2), ceil_mode=True))
+                layers.append(MaxPool3d((1, 2, 2), stride=(1, 2, 2), ceil_mode=True))
             channels = out
         self.layers = nn.Sequential(*layers)
         self.out_channels = channels

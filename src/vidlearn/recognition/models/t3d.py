@@ -46,6 +46,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from vidlearn.models.layers import MaxPool3d
 from vidlearn.models.registry import register_model
 
 __all__ = [
@@ -185,7 +186,7 @@ class T3D(nn.Module):
                 conv_layer(in_channels, num_init_features, kernel_size=(3, 7, 7), stride=2, padding=(1, 3, 3),
                            bias=False),
                 norm_layer(num_init_features), activation_layer(),
-                nn.MaxPool3d(3, stride=(1, 2, 2), padding=1),
+                MaxPool3d(3, stride=(1, 2, 2), padding=1),
             )
         }
         layer_kwargs = {"bn_size": bn_size, "drop_rate": drop_rate, "conv_layer": conv_layer,
