@@ -15,24 +15,19 @@ def model_summary(name: str, *, flops: bool = True) -> dict[str, object]:
     largest networks are counted in a fraction of a second.
     """
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     from vidlearn.models import get_model_info
+    from vidlearn.models.flops import count_flops
 
     info = get_model_info(name)
     with torch.device("meta"):
         model = info.builder(num_classes=info.default_num_classes)
-        shapes = info.input_shape if info.num_inputs > 1 else (info.input_shape,)
-        inputs = [torch.empty(1, *shape) for shape in shapes]  # type: ignore[misc]
+    shapes = info.input_shape if info.num_inputs > 1 else (info.input_shape,)
     params = sum(p.numel() for p in model.parameters())
     gflops: float | None = None
     if flops:
-        model.eval()
-        counter = FlopCounterMode(display=False)
         try:
-            with counter, torch.no_grad():
-                model(*inputs)
-            gflops = counter.get_total_flops() / 2 / 1e9  # FlopCounterMode counts 2 FLOPs per MAC
+            gflops = count_flops(model, list(shapes))
         except Exception:  # a model the meta device cannot run (rare): report no figure, not a guess
             gflops = None
     return {

@@ -7,11 +7,13 @@ floating-point operations; the result here is its total divided by 2. Only the o
 FlopCounterMode knows are counted (convolutions, matrix products, attention), as in the papers;
 pooling, normalisation and activations are left out.
 
-The forward pass runs on fake tensors (shapes only), so counting a large model costs no compute.
+The forward pass runs on fake tensors (shapes only), so counting a large model costs no compute; a
+model built on the ``meta`` device (``with torch.device("meta"): ...``) is counted on meta inputs.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -44,7 +46,12 @@ def count_flops(model: nn.Module, input_shape: Sequence[int] | Sequence[Sequence
             raise ValueError(f"input_shape must hold positive ints, got {input_shape!r}")
     was_training = model.training
     model.eval()
+    on_meta = any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers()))
     try:
+        if on_meta:  # nothing to compute on: meta inputs run through meta parameters
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                model(*[torch.empty(1, *shape, device="meta") for shape in shapes])  # type: ignore[misc]
+            return counter.get_total_flops() / 2 / 1e9
         # Real parameters meet fake inputs: allow_non_fake_inputs converts them on use, so no
         # arithmetic is done and nothing of the model is copied.
         with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode, torch.no_grad():
