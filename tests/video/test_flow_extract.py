@@ -94,6 +94,22 @@ def test_extract_video_npz_and_resize(video: Path, tmp_path: Path) -> None:
     assert not list(out.glob("*.jpg"))
 
 
+def test_re_extraction_removes_what_the_earlier_one_left(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    extract_video_flow(write_test_video(tmp_path / "long.mp4", num_frames=6), out, "farneback")
+    assert len(list(out.glob("flow_x_*.jpg"))) == 5
+    # A shorter video into the same folder: images 4 and 5 of the first run must go.
+    assert extract_video_flow(write_test_video(tmp_path / "short.mp4", num_frames=3), out, "farneback") == 2
+    assert sorted(p.name for p in out.glob("flow_*.jpg")) == [
+        "flow_x_00001.jpg", "flow_x_00002.jpg", "flow_y_00001.jpg", "flow_y_00002.jpg"
+    ]
+    # Switching format removes the other format's files, and back.
+    extract_video_flow(tmp_path / "short.mp4", out, "farneback", format="npz")
+    assert not list(out.glob("*.jpg")) and (out / NPZ_FILE).exists()
+    extract_video_flow(tmp_path / "short.mp4", out, "farneback")
+    assert not (out / NPZ_FILE).exists() and len(list(out.glob("flow_y_*.jpg"))) == 2
+
+
 def test_too_short_and_corrupt_videos_name_the_file(tmp_path: Path) -> None:
     short = write_test_video(tmp_path / "short.mp4", num_frames=1)
     with pytest.raises(VideoDecodeError, match=r"short\.mp4.*at least 2"):

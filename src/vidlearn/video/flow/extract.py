@@ -25,7 +25,13 @@ import torch
 
 from vidlearn.video.errors import VideoDecodeError
 from vidlearn.video.flow.methods import FlowEstimator, compute_flow, create_flow_estimator
-from vidlearn.video.flow.storage import DEFAULT_BOUND, DEFAULT_TEMPLATE, write_flow_frames, write_flow_npz
+from vidlearn.video.flow.storage import (
+    DEFAULT_BOUND,
+    DEFAULT_TEMPLATE,
+    flow_frame_paths,
+    write_flow_frames,
+    write_flow_npz,
+)
 from vidlearn.video.sharding import select_shard
 
 __all__ = [
@@ -103,6 +109,23 @@ def is_flow_complete(out_dir: str | Path, *, method: str | None = None, format: 
     return format is None or record.get("format") == format
 
 
+def _remove_stale_output(out_dir: Path, format: str, written: int, template: str) -> None:
+    """Delete what an earlier extraction into ``out_dir`` left that this one did not overwrite: flow
+    images past the ``written`` fields (a longer video, other frame settings) or the other format's
+    files, so that counting the images of a folder gives this extraction's length."""
+    first = written if format == "jpg" else 0
+    index = first
+    while True:
+        paths = [path for path in flow_frame_paths(out_dir, index, template=template) if path.exists()]
+        if not paths:
+            break
+        for path in paths:
+            path.unlink()
+        index += 1
+    if format == "jpg":
+        (out_dir / NPZ_FILE).unlink(missing_ok=True)
+
+
 def extract_video_flow(
     video: str | Path,
     out_dir: str | Path,
@@ -167,6 +190,7 @@ def extract_video_flow(
         raise VideoDecodeError(video, f"has {len(buffer)} decodable frame(s); optical flow needs at least 2")
     if format == "npz":
         write_flow_npz(torch.cat(npz_chunks).float(), out_dir / NPZ_FILE, dtype=npz_dtype, bound=bound)
+    _remove_stale_output(out_dir, format, written, template)
     height, width = buffer[-1].shape[:2]
     record = {
         "video": str(video), "method": method_name, "format": format, "num_fields": written,
