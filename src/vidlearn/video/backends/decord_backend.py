@@ -6,7 +6,9 @@ are therefore taken from the PyAV packet index, so every backend agrees on them.
 files with B-frames are refused (decord returns wrong pixels after seeking in them);
 ``backend="auto"`` reads them with PyAV. Readers are opened on first use, one per requested size
 (decord's own ``width``/``height`` resize), so a reader that only asks for one size opens the
-file once.
+file once. decord's resize fails for some output widths (8, 12, 16, 24, 32, 48 and 96 px in decord2
+3.4, with a ``DECORDArrayCopyFromTo`` size check); for those sizes the backend decodes at the stored
+size and resizes with OpenCV (area interpolation when shrinking, bilinear when enlarging).
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ def is_available() -> bool:
     return True
 
 
+def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``uint8 (T, H, W, 3)`` to ``(T, *size, 3)`` with OpenCV."""
+    import cv2
+
+    height, width = size
+    shrinking = height * width < frames.shape[1] * frames.shape[2]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    out = np.empty((len(frames), height, width, 3), dtype=np.uint8)
+    for index, frame in enumerate(frames):
+        out[index] = cv2.resize(frame, (width, height), interpolation=interpolation)
+    return out
+
+
 class DecordBackend(DecoderBackend):
     """Frames through ``decord.VideoReader`` (CPU context)."""
 
@@ -52,6 +67,7 @@ class DecordBackend(DecoderBackend):
             # decord returns wrong pixels for MPEG-4 Part 2 B-frames after a seek.
             raise VideoDecodeError(path, "decord cannot seek exactly in MPEG-4 Part 2 with B-frames")
         self._readers: dict[tuple[int, int] | None, object] = {}
+        self._resized_here: set[tuple[int, int]] = set()  # sizes decord's own resize fails for
         self.num_frames, self.height, self.width = index.num_frames, index.height, index.width
         self.fps, self.duration, self.codec = index.fps, index.duration, index.codec
 
@@ -78,7 +94,17 @@ class DecordBackend(DecoderBackend):
     def get_frames(
         self, indices: Sequence[int], size: tuple[int, int] | None, deadline: Deadline
     ) -> np.ndarray:
-        frames = self._reader(size).get_batch(list(indices)).asnumpy()
+        if size is not None and size in self._resized_here:
+            frames = _resize(self._reader(None).get_batch(list(indices)).asnumpy(), size)
+        else:
+            try:
+                frames = self._reader(size).get_batch(list(indices)).asnumpy()
+            except Exception as error:  # decord's own exception types
+                if size is None or "DECORDArrayCopyFromTo" not in str(error):
+                    raise
+                self._readers.pop(size, None)
+                self._resized_here.add(size)
+                return self.get_frames(indices, size, deadline)
         deadline.check()
         return frames
 
