@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidlearn.recognition.datasets import youtube8m as y8m
+from vidlearn.recognition.datasets import tfrecord
 from vidlearn.recognition.datasets.youtube8m import (
     ProtobufDecodeError,
     TFRecordError,
@@ -41,12 +41,12 @@ from vidlearn.recognition.datasets.youtube8m import (
 )
 def test_crc32c_known_vectors(data, expected):
     assert crc32c(data) == expected
-    assert y8m._crc32c_python(data) == expected
+    assert tfrecord._crc32c_python(data) == expected
 
 
 def test_python_crc_matches_the_installed_one_on_random_bytes():
     data = np.random.default_rng(0).integers(0, 256, 1000, dtype=np.uint8).tobytes()
-    assert y8m._crc32c_python(data) == crc32c(data)
+    assert tfrecord._crc32c_python(data) == crc32c(data)
     crc = crc32c(data)
     assert masked_crc32c(data) == ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) % 2**32
 
