@@ -48,6 +48,7 @@ from vidlearn.models import create, get_model_info, list_models
 from vidlearn.models.flops import count_flops
 
 PEERS = ("torchvision_r3d_18", "pytorchvideo_i3d_r50")
+FITTED_PRESET = "motion4"  # the synthetic classes the fitted head learns (see fitted_head_agreement)
 HEAVY_GMACS = 60.0  # above this per clip, the paper input runs at batch 1
 RESULTS_MARK = "<!-- results -->"
 
@@ -75,6 +76,8 @@ class Result:
     agree_random: tuple[int, int] = (0, 0)  # (agreeing, clips)
     agree_structured: tuple[int, int] = (0, 0)
     min_disagree_margin: float = float("nan")
+    agree_fitted: tuple[int, int] = (0, 0)  # with a classifier fitted on synthetic motion clips
+    fitted_accuracy: float = float("nan")  # that classifier's fp32 held-out top-1
     error: str = ""
 
 
@@ -183,6 +186,69 @@ def structured_clips(shapes: Sequence[Shape], batch: int, generator: torch.Gener
     return clips
 
 
+def motion_clips(shape: Shape, count: int, split: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` clips of vidlearn's synthetic motion data at ``shape`` (C=3, T, H, W), values in [-1, 1],
+    and their labels (the class is the motion: no single frame tells it)."""
+    from vidlearn.synthetic import SyntheticMotionDataset
+
+    channels, frames, height, width = shape
+    if channels != 3:
+        raise ValueError(f"synthetic motion clips are RGB; the model takes {channels} channels")
+    data = SyntheticMotionDataset(count, preset=FITTED_PRESET, num_frames=frames, size=(height, width),
+                                  seed=seed, split=split)
+    clips, labels = [], []
+    for clip, label, _ in data:
+        clips.append(torch.as_tensor(clip).permute(3, 0, 1, 2))
+        labels.append(label)
+    return torch.stack(clips).float().div_(127.5).sub_(1.0), torch.tensor(labels)
+
+
+def fitted_head_agreement(model: nn.Module, shape: Shape, train_clips: int, test_clips: int, batch: int,
+                          seed: int) -> tuple[int, int, float, float]:
+    """Top-1 agreement of the fast path with a classifier whose decisions depend on the input.
+
+    A network with random weights maps random clips to almost the same logits (C3D at 16x112x112:
+    the logits of one class vary across clips by about 6 % of their spread across classes), so its
+    top-1 is decided by near-ties that any rounding flips. Here the model's own backbone (random
+    weights, fp32) gives features of synthetic motion clips, a logistic regression fitted on them
+    becomes the model's classifier, and fp32 and the fast path are compared on held-out clips.
+    Returns (agreeing clips, clips, fp32 held-out top-1, smallest fp32 top-1 margin of a flip).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if not isinstance(model.get_classifier(), nn.Linear):
+        raise ValueError("the fitted head needs a model whose classifier is an nn.Linear")
+    model = copy.deepcopy(model).eval()
+    x_train, y_train = motion_clips(shape, train_clips, "train", seed)
+    with torch.inference_mode():
+        features = torch.cat([model.forward_features(x_train[i:i + batch]) for i in range(0, train_clips, batch)])
+    features = features.double().numpy()
+    mean, std = features.mean(0), features.std(0) + 1e-6
+    classifier = LogisticRegression(max_iter=5000).fit((features - mean) / std, y_train.numpy())
+    weight = classifier.coef_ / std
+    model.reset_classifier(weight.shape[0])
+    with torch.no_grad():
+        model.get_classifier().weight.copy_(torch.from_numpy(weight))
+        model.get_classifier().bias.copy_(torch.from_numpy(classifier.intercept_ - weight @ mean))
+    fast = to_channels_last(copy.deepcopy(model))
+    x_test, y_test = motion_clips(shape, test_clips, "test", seed)
+    agree, correct, margin = 0, 0, float("inf")
+    with torch.inference_mode():
+        for i in range(0, test_clips, batch):
+            x = x_test[i:i + batch]
+            ref = model(x).float()
+            with autocast_for("fast"):
+                out = fast(input_channels_last(x)).float()
+            same = ref.argmax(1) == out.argmax(1)
+            agree += int(same.sum())
+            correct += int((ref.argmax(1) == y_test[i:i + batch]).sum())
+            top2 = ref.topk(2, dim=1).values
+            gaps = (top2[:, 0] - top2[:, 1])[~same]
+            if gaps.numel():
+                margin = min(margin, float(gaps.min()))
+    return agree, test_clips, correct / test_clips, margin
+
+
 # ---------------------------------------------------------------------------------------------
 # measurements
 
@@ -267,6 +333,7 @@ def run_case(case: Case, args: argparse.Namespace) -> Result:
             case.batch = args.paper_batch or (1 if result.gmacs >= HEAVY_GMACS else 4)
             warmup, iters, min_seconds = 1, 2 if quick else 3, 0.0 if quick else 5.0
             agree_clips = (2 if quick else 4) if result.gmacs >= HEAVY_GMACS else (4 if quick else 16)
+            agree_clips = args.paper_agree_clips or agree_clips
         else:
             case.batch = args.small_batch
             warmup, iters, min_seconds = 2, 3 if quick else 10, 0.0 if quick else 2.0
@@ -279,6 +346,12 @@ def run_case(case: Case, args: argparse.Namespace) -> Result:
         result.agree_structured = (a, n)
         result.min_disagree_margin = min(m1, m2)
         del fast_model
+        if case.variant == "paper" and case.model in args.fitted_head.split(","):
+            train_clips, test_clips = (32, 32) if quick else (args.fitted_clips, args.fitted_clips)
+            a, n, accuracy, m3 = fitted_head_agreement(model, case.shapes[0], train_clips, test_clips,
+                                                       max(case.batch, 8), args.seed)
+            result.agree_fitted, result.fitted_accuracy = (a, n), accuracy
+            result.min_disagree_margin = min(result.min_disagree_margin, m3)
         generator = torch.Generator().manual_seed(args.seed)
         inputs = random_clips(case.shapes, case.batch, generator)
         nets = {mode: prepare(copy.deepcopy(model), inputs, mode) for mode in ("fp32", "fast")}
@@ -340,17 +413,19 @@ def table_rows(results: Sequence[Result]) -> list[list[str]]:
         shape = " + ".join("x".join(str(d) for d in s) for s in c.shapes)
         if r.error:
             rows.append([c.model, c.variant, f"{c.batch} x {shape}", _fmt(r.gmacs), "error: " + r.error]
-                        + [""] * 8)
+                        + [""] * (len(HEADER) - 5))
             continue
         i32, ifast = r.infer.get("fp32"), r.infer.get("fast")
         t32, tfast = r.train.get("fp32"), r.train.get("fast")
         ar, nr = r.agree_random
         as_, ns = r.agree_structured
+        af, nf = r.agree_fitted
+        fitted = f"{100 * af / nf:.1f}% ({af}/{nf}; fp32 top-1 {100 * r.fitted_accuracy:.0f}%)" if nf else "-"
         rows.append([
             c.model, c.variant, f"{c.batch} x {shape}", _fmt(r.gmacs),
             _fmt(i32 or float("nan")), _fmt(ifast or float("nan")), _ratio(ifast, i32),
             _fmt(t32 or float("nan"), 3), _fmt(tfast or float("nan"), 3), _ratio(t32, tfast),
-            f"{100 * ar / nr:.0f}% ({ar}/{nr})", f"{100 * as_ / ns:.0f}% ({as_}/{ns})",
+            f"{100 * ar / nr:.0f}% ({ar}/{nr})", f"{100 * as_ / ns:.0f}% ({as_}/{ns})", fitted,
             _fmt(r.min_disagree_margin, 4) if r.min_disagree_margin != float("inf") else "-",
         ])
     return rows
@@ -358,7 +433,7 @@ def table_rows(results: Sequence[Result]) -> list[list[str]]:
 
 HEADER = ["model", "input", "batch x clip", "GMACs/clip", "infer fp32 clips/s", "infer fast clips/s",
           "infer speed-up", "train fp32 s/step", "train fast s/step", "train speed-up",
-          "top-1 agree (noise)", "top-1 agree (structured)", "min margin of a flip"]
+          "top-1 agree (noise)", "top-1 agree (structured)", "top-1 agree (fitted head)", "min margin of a flip"]
 
 
 def print_table(rows: list[list[str]]) -> None:
@@ -392,6 +467,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--agree-clips", type=int, default=100, help="clips for top-1 agreement at the small input")
+    parser.add_argument("--paper-agree-clips", type=int, default=0,
+                        help="clips for top-1 agreement at the paper input (default 16, 4 above 60 GMACs)")
+    parser.add_argument("--fitted-head", default="c3d",
+                        help="models whose paper-input agreement is also measured with a fitted classifier")
+    parser.add_argument("--fitted-clips", type=int, default=256,
+                        help="synthetic clips to fit that classifier on, and as many to compare on")
     parser.add_argument("--small-batch", type=int, default=8)
     parser.add_argument("--paper-batch", type=int, default=None,
                         help=f"batch at the paper input (default 4, or 1 above {HEAVY_GMACS:.0f} GMACs/clip)")
