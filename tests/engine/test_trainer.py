@@ -87,6 +87,48 @@ def test_bf16_autocast_on_cpu(tmp_path: Path) -> None:
         )
 
 
+class _ClipNet(nn.Module):
+    """Conv3d with a 3-deep kernel on 2-frame clips: the depth whose CPU bf16 weight gradient is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(16, 16, 3, padding=1)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(x).mean(dim=(2, 3, 4)))
+
+
+class _Clips(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 16
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        generator = torch.Generator().manual_seed(index)
+        return torch.randn(16, 2, 7, 7, generator=generator).relu(), index % 2
+
+
+def _clip_step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
+    clips, labels = batch
+    return nn.functional.cross_entropy(model(clips).float(), labels), {}
+
+
+def test_bf16_training_on_cpu_matches_float32_on_short_clips(tmp_path: Path) -> None:
+    # The trainer guards 3D convolutions against the CPU's bf16 weight-gradient fault (see
+    # vidlearn.models.layers.guard_bf16_conv3d_weight_grad): the weights after one epoch stay finite
+    # and close to a float32 run's.
+    weights, models = {}, {}
+    for amp in ("none", "bf16"):
+        torch.manual_seed(0)
+        models[amp] = model = _ClipNet()
+        Trainer(model, _Clips(), step_fn=_clip_step, batch_size=4, optim=OptimConfig(lr=0.05, momentum=0.0),
+                schedule=ScheduleConfig(name="constant"), config=quiet(tmp_path / amp, amp=amp)).fit()
+        weights[amp] = model.conv.weight.detach().clone()
+    assert torch.isfinite(weights["bf16"]).all()
+    torch.testing.assert_close(weights["bf16"], weights["none"], atol=2e-3, rtol=0.05)
+    assert "_conv_forward" in vars(models["bf16"].conv) and "_conv_forward" not in vars(models["none"].conv)
+
+
 def test_jsonl_and_csv_rows(tmp_path: Path) -> None:
     evaluations = []
     Trainer(

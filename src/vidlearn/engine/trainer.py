@@ -73,6 +73,7 @@ from vidlearn.engine.loggers import RunLogger
 from vidlearn.engine.meters import EpochMeter, batch_length, move_to_device, plain_number
 from vidlearn.engine.optim import build_optimizer, build_scheduler
 from vidlearn.engine.seeding import configure_determinism, seed_everything
+from vidlearn.models.layers import guard_bf16_conv3d_weight_grad
 
 __all__ = ["Callback", "History", "StepFn", "Trainer"]
 
@@ -202,6 +203,11 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
         self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+        if cfg.amp == "bf16" and self.device.type == "cpu":
+            # CPU bf16 conv3d weight gradients are wrong when 1 < input depth < kernel depth.
+            guarded = guard_bf16_conv3d_weight_grad(self.model)
+            if guarded:
+                logger.debug("bf16 on the CPU: %d 3D convolutions guarded against the weight-gradient fault", guarded)
 
         train_model: nn.Module = self.model
         if self.dist.world_size > 1:
