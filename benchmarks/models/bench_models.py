@@ -46,6 +46,7 @@ from torch import nn
 
 from vidlearn.models import create, get_model_info, list_models
 from vidlearn.models.flops import count_flops
+from vidlearn.models.layers import guard_bf16_conv3d_weight_grad
 
 PEERS = ("torchvision_r3d_18", "pytorchvideo_i3d_r50")
 FITTED_PRESET = "motion4"  # the synthetic classes the fitted head learns (see fitted_head_agreement)
@@ -163,6 +164,8 @@ def autocast_for(mode: str):
 
 def prepare(model: nn.Module, inputs: Sequence[torch.Tensor], mode: str) -> tuple[nn.Module, list[torch.Tensor]]:
     if mode == "fast":
+        # as vidlearn's trainer does for train.amp=bf16 on the CPU (only training steps are affected)
+        guard_bf16_conv3d_weight_grad(model)
         return to_channels_last(model), [input_channels_last(x) for x in inputs]
     return model, list(inputs)
 
