@@ -26,7 +26,7 @@ import time
 import torch
 import torch.nn.functional as F
 import yaml
-from bench_models import input_channels_last, machine_line, motion_clips, to_channels_last
+from bench_models import input_channels_last, machine_line, motion_clips, to_channels_last, top1_agreement
 
 from vidlearn.models import create, get_model_info
 from vidlearn.models.layers import guard_bf16_conv3d_weight_grad
@@ -82,14 +82,10 @@ def compare(model: torch.nn.Module, shape: tuple[int, ...], args: argparse.Names
             ref = reference(x).float()
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 out = fast(input_channels_last(x)).float()
-            same = ref.argmax(1) == out.argmax(1)
-            agree += int(same.sum())
+            same, gap = top1_agreement(ref, out)
+            agree, margin = agree + same, min(margin, gap)
             correct_fp32 += int((ref.argmax(1) == y).sum())
             correct_fast += int((out.argmax(1) == y).sum())
-            top2 = ref.topk(2, dim=1).values
-            gaps = (top2[:, 0] - top2[:, 1])[~same]
-            if gaps.numel():
-                margin = min(margin, float(gaps.min()))
     n = args.test_clips
     return {"agree": agree, "clips": n, "top1_fp32": correct_fp32 / n, "top1_fast": correct_fast / n,
             "min_flip_margin": margin}

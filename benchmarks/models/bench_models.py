@@ -189,6 +189,15 @@ def structured_clips(shapes: Sequence[Shape], batch: int, generator: torch.Gener
     return clips
 
 
+def top1_agreement(ref: torch.Tensor, out: torch.Tensor) -> tuple[int, float]:
+    """(rows of ``ref`` and ``out`` logits with the same top-1, smallest ``ref`` top-1 margin among
+    the others; inf when none differ)."""
+    same = ref.argmax(1) == out.argmax(1)
+    top2 = ref.topk(2, dim=1).values
+    gaps = (top2[:, 0] - top2[:, 1])[~same]
+    return int(same.sum()), float(gaps.min()) if gaps.numel() else float("inf")
+
+
 def motion_clips(shape: Shape, count: int, split: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` clips of vidlearn's synthetic motion data at ``shape`` (C=3, T, H, W), values in [-1, 1],
     and their labels (the class is the motion: no single frame tells it)."""
@@ -242,13 +251,9 @@ def fitted_head_agreement(model: nn.Module, shape: Shape, train_clips: int, test
             ref = model(x).float()
             with autocast_for("fast"):
                 out = fast(input_channels_last(x)).float()
-            same = ref.argmax(1) == out.argmax(1)
-            agree += int(same.sum())
+            same, gap = top1_agreement(ref, out)
+            agree, margin = agree + same, min(margin, gap)
             correct += int((ref.argmax(1) == y_test[i:i + batch]).sum())
-            top2 = ref.topk(2, dim=1).values
-            gaps = (top2[:, 0] - top2[:, 1])[~same]
-            if gaps.numel():
-                margin = min(margin, float(gaps.min()))
     return agree, test_clips, correct / test_clips, margin
 
 
@@ -315,12 +320,8 @@ def agreement(reference: nn.Module, fast: nn.Module, make: Callable, shapes: Seq
             ref = reference(*inputs).float()
             with autocast_for("fast"):
                 out = fast(*[input_channels_last(x) for x in inputs]).float()
-        same = ref.argmax(1) == out.argmax(1)
-        agree += int(same.sum())
-        top2 = ref.topk(2, dim=1).values
-        gaps = (top2[:, 0] - top2[:, 1])[~same]
-        if gaps.numel():
-            margin = min(margin, float(gaps.min()))
+        same, gap = top1_agreement(ref, out)
+        agree, margin = agree + same, min(margin, gap)
         seen += n
     return agree, seen, margin
 
