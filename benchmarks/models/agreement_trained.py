@@ -28,8 +28,8 @@ import torch.nn.functional as F
 import yaml
 from bench_models import input_channels_last, machine_line, motion_clips, to_channels_last, top1_agreement
 
+from vidlearn.engine.precision import guard_bf16_conv3d_weight_grad
 from vidlearn.models import create, get_model_info
-from vidlearn.models.layers import guard_bf16_conv3d_weight_grad
 
 
 def train(model: torch.nn.Module, shape: tuple[int, ...], args: argparse.Namespace) -> dict[str, float]:

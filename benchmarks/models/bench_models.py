@@ -44,9 +44,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidlearn.engine.precision import guard_bf16_conv3d_weight_grad
 from vidlearn.models import create, get_model_info, list_models
 from vidlearn.models.flops import count_flops
-from vidlearn.models.layers import guard_bf16_conv3d_weight_grad
 
 PEERS = ("torchvision_r3d_18", "pytorchvideo_i3d_r50")
 FITTED_PRESET = "motion4"  # the synthetic classes the fitted head learns (see fitted_head_agreement)

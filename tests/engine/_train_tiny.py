@@ -1,8 +1,11 @@
 """Child process for the engine tests: trains the tiny task, to be killed, stopped, or run under DDP.
 
-python _train_tiny.py block WORK_DIR STEP     # writes WORK_DIR/marker after the checkpoint at
-                                              # STEP, then waits for a signal
+python _train_tiny.py block WORK_DIR STEP [TOY]   # writes WORK_DIR/marker after the checkpoint at
+                                                  # STEP, then waits for a signal
 torchrun --nproc-per-node 2 _train_tiny.py ddp WORK_DIR
+torchrun --nproc-per-node 2 _train_tiny.py ddp-toy WORK_DIR TOY
+
+TOY is ``tiny`` (default), or ``gan`` / ``sequence`` (see ``_toys.py``).
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from vidlearn.engine import (
     ScheduleConfig,
     Trainer,
     TrainerConfig,
-    build_eval_loader,
-    gather_tensors,
+    evaluation_loop,
     get_rank,
     shutdown_distributed,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _tiny import NoisyPoints, build_resume_trainer, make_model, step_fn
+from _toys import TOYS, all_weights
 
 torch.set_num_threads(1)
 
@@ -46,9 +49,10 @@ class BlockingTrainer(Trainer):
         return path
 
 
-def resumable_run(work_dir: str, step: int) -> int:
+def resumable_run(work_dir: str, step: int, toy: str = "tiny") -> int:
     BlockingTrainer.block_at = step
-    trainer = build_resume_trainer(work_dir, BlockingTrainer)
+    build = build_resume_trainer if toy == "tiny" else TOYS[toy]
+    trainer = build(work_dir, BlockingTrainer)
     history = trainer.fit(resume="auto")
     print(json.dumps({"interrupted": history.interrupted, "step": history.global_step}), flush=True)
     return 0
@@ -59,12 +63,12 @@ def ddp_run(work_dir: str) -> int:
     dataset = NoisyPoints(noise=0.0)
 
     def evaluate(model):
-        # Each rank scores its shard; the per-sample losses of all ranks are gathered.
-        losses = [
-            torch.nn.functional.cross_entropy(model(features), labels, reduction="none")
-            for features, labels in build_eval_loader(dataset, batch_size=5)
-        ]
-        everything = gather_tensors(torch.cat(losses))
+        # Each rank scores its shard; the engine's loop gathers every sample's loss in dataset order.
+        def losses(batch):
+            features, labels = batch
+            return torch.nn.functional.cross_entropy(model(features), labels, reduction="none").tolist()
+
+        everything = torch.tensor(evaluation_loop(losses, dataset, batch_size=5))
         return {"loss": everything.mean().item(), "count": int(everything.numel())}
 
     # Each rank names its own folder: only rank 0's may exist afterwards.
@@ -95,8 +99,27 @@ def ddp_run(work_dir: str) -> int:
     return 0
 
 
+def ddp_toy_run(work_dir: str, toy: str) -> int:
+    """Per-rank batch 2 on 2 ranks, no data noise or dropout: comparable with one process at batch 4."""
+    rank = get_rank_from_env()
+    trainer = TOYS[toy](f"{work_dir}/rank{rank}", batch_size=2, noise=0.0, dropout=0.0, num_workers=0,
+                        checkpoint_every_steps=0, log_every_steps=4)
+    history = trainer.fit()
+    if get_rank() == 0:
+        Path(work_dir, "history.json").write_text(json.dumps(history.epochs))
+        torch.save(all_weights(trainer), Path(work_dir, "weights.pt"))
+    shutdown_distributed()
+    return 0
+
+
+def get_rank_from_env() -> int:
+    return int(os.environ["RANK"])
+
+
 if __name__ == "__main__":
     mode, work_dir = sys.argv[1], sys.argv[2]
     if mode == "ddp":
         raise SystemExit(ddp_run(work_dir))
-    raise SystemExit(resumable_run(work_dir, int(sys.argv[3])))
+    if mode == "ddp-toy":
+        raise SystemExit(ddp_toy_run(work_dir, sys.argv[3]))
+    raise SystemExit(resumable_run(work_dir, int(sys.argv[3]), *sys.argv[4:5]))

@@ -6,12 +6,9 @@ Each test starts Python processes (about 3 s each for the torch import), so ther
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,38 +17,10 @@ import torch
 from vidlearn.engine import OptimConfig, ScheduleConfig, Trainer, TrainerConfig
 from vidlearn.engine.checkpoint import find_latest_checkpoint, load_checkpoint
 
+from ._procs import SCRIPT, child_env, free_port, start_blocking_child
 from ._tiny import NoisyPoints, build_resume_trainer, flat_weights, make_model, step_fn
 
-SCRIPT = Path(__file__).with_name("_train_tiny.py")
 pytestmark = pytest.mark.slow
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
-    return env
-
-
-def start_blocking_child(work_dir: Path, step: int) -> subprocess.Popen:
-    """A child training the resume run that stops after its checkpoint at ``step`` and waits."""
-    child = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "block", str(work_dir), str(step)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    marker = work_dir / "marker"
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        if child.poll() is not None:
-            pytest.fail(f"child exited early with {child.returncode}: {child.stderr.read()}")
-        if time.monotonic() > deadline:
-            child.kill()
-            pytest.fail("child never reached the checkpoint")
-        time.sleep(0.05)
-    return child
 
 
 def test_sigkill_mid_epoch_then_resume_ends_with_equal_weights(tmp_path: Path) -> None:
@@ -84,12 +53,6 @@ def test_sigterm_saves_a_loadable_checkpoint_and_exits_cleanly(tmp_path: Path) -
     assert checkpoint["global_step"] == 5
     model = make_model()
     model.load_state_dict(checkpoint["model"])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_ddp_on_two_ranks_matches_one_process_with_the_global_batch(tmp_path: Path) -> None:

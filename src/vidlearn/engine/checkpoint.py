@@ -37,7 +37,9 @@ __all__ = [
     "save_checkpoint",
 ]
 
-CHECKPOINT_FORMAT = "vidlearn.engine.checkpoint/1"
+CHECKPOINT_FORMAT = "vidlearn.engine.checkpoint/2"
+# Format 1 held one model and one optimiser flat ("model", "optimizer", ...); the trainer upgrades it.
+READABLE_FORMATS = ("vidlearn.engine.checkpoint/1", CHECKPOINT_FORMAT)
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest"
 _NAME = re.compile(r"^epoch(\d+)_step(\d+)\.pt$")
@@ -139,6 +141,6 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
         raise ValueError(f"{path}: not a readable checkpoint: {error}") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
         raise ValueError(f"{path}: not a vidlearn training checkpoint (no format {CHECKPOINT_FORMAT!r})")
     return data

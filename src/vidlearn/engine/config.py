@@ -73,19 +73,24 @@ class ConfigError(ValueError):
 
 @dataclass
 class OptimConfig:
-    """Optimizer. ``sgd`` uses ``momentum``/``nesterov``; ``adamw`` uses ``betas``.
+    """Optimizer. ``sgd`` uses ``momentum``/``nesterov``; ``adam`` (L2 weight decay, as BigGAN and
+    DVD-GAN train) and ``adamw`` (decoupled weight decay) use ``betas``.
 
     With ``no_decay_norm_bias`` the weight decay is not applied to biases and normalisation weights
     (any parameter with fewer than 2 dimensions), the common practice since Goyal et al. 2017.
+    ``grad_accum_steps`` and ``clip_grad_norm``, when set, override the trainer's for this optimiser
+    (a GAN may clip its discriminator only).
     """
 
-    name: Literal["sgd", "adamw"] = "sgd"
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     no_decay_norm_bias: bool = True
+    grad_accum_steps: int | None = None
+    clip_grad_norm: float | None = None
 
 
 @dataclass
@@ -109,12 +114,14 @@ class ScheduleConfig:
 class TrainerConfig:
     """The training loop's settings (see :class:`vidlearn.engine.trainer.Trainer`).
 
-    Steps count optimizer steps (one per ``grad_accum_steps`` batches). ``checkpoint_every_steps``
+    Steps count training steps (one per ``grad_accum_steps`` batches); ``max_steps`` ends training
+    early at that step (a run counted in steps rather than epochs). ``checkpoint_every_steps``
     0 saves only at epoch ends; ``keep_checkpoints`` keeps the last k files (0 keeps all).
     ``eval_every_epochs`` 0 never evaluates. ``device`` ``auto`` picks CUDA when available.
     """
 
     max_epochs: int = 10
+    max_steps: int | None = None
     grad_accum_steps: int = 1
     clip_grad_norm: float | None = None
     amp: Literal["none", "bf16", "fp16"] = "none"

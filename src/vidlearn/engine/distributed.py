@@ -29,6 +29,7 @@ __all__ = [
     "DistInfo",
     "all_gather_object",
     "all_reduce_mean",
+    "all_reduce_mean_",
     "all_reduce_sum",
     "barrier",
     "gather_tensors",
@@ -147,6 +148,19 @@ def all_reduce_mean(value: float | torch.Tensor) -> float | torch.Tensor:
     """Mean over ranks (each rank weighs the same)."""
     total = all_reduce_sum(value)
     return total / get_world_size()
+
+
+def all_reduce_mean_(tensor: torch.Tensor) -> torch.Tensor:
+    """Average ``tensor`` over ranks in place, in its own dtype (as DDP averages gradients)."""
+    if not is_distributed():
+        return tensor
+    device = _reduce_device()
+    buffer = tensor if tensor.device == device else tensor.to(device)
+    dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+    buffer.div_(get_world_size())
+    if buffer is not tensor:
+        tensor.copy_(buffer)
+    return tensor
 
 
 def reduce_metrics(sums: Mapping[str, float], counts: Mapping[str, float] | None = None) -> dict[str, float]:

@@ -14,25 +14,41 @@ import torch
 
 from vidlearn.engine import distributed as dist_utils
 
-__all__ = ["EpochMeter", "batch_length", "move_to_device", "plain_number"]
+__all__ = ["EpochMeter", "batch_length", "count_skipped_items", "move_to_device", "plain_number"]
 
 
-def move_to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
+def move_to_device(batch: Any, device: torch.device) -> Any:
     """``batch`` with every tensor (in nested tuples, lists and dicts) on ``device``.
 
-    With ``channels_last`` 5-D float tensors ``(B, C, T, H, W)`` are laid out ``channels_last_3d``,
-    matching a model converted to that memory format.
+    Layouts are left alone: a ``(B, C, T, H, W)`` clip and a ``(B, T, C, H, W)`` sequence are both
+    5-D, so choosing a memory format (``channels_last_3d``) is the step's or the model's business.
     """
     if isinstance(batch, torch.Tensor):
-        batch = batch.to(device, non_blocking=True)
-        if channels_last and batch.ndim == 5 and batch.is_floating_point():
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        return batch
+        return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
-        return {k: move_to_device(v, device, channels_last) for k, v in batch.items()}
+        return {k: move_to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
-        return type(batch)(move_to_device(v, device, channels_last) for v in batch)
+        return type(batch)(move_to_device(v, device) for v in batch)
     return batch
+
+
+def count_skipped_items(batch: Any) -> int | None:
+    """Items a dataset replaced while loading ``batch``, from a ``skipped`` entry, or None.
+
+    The convention of vidlearn's datasets (``on_error="skip"``): an item is a mapping, or a tuple
+    whose elements include one, with an integer ``skipped`` entry; collated, it is a ``(B,)`` tensor.
+    The engine sums it into the ``skipped`` counter of the epoch summary, so no step reports it.
+    """
+    mappings = [batch] if isinstance(batch, Mapping) else (
+        [item for item in batch if isinstance(item, Mapping)] if isinstance(batch, (list, tuple)) else []
+    )
+    for mapping in mappings:
+        skipped = mapping.get("skipped")
+        if isinstance(skipped, torch.Tensor) and not skipped.is_floating_point():
+            return int(skipped.sum())
+        if isinstance(skipped, int) and not isinstance(skipped, bool):
+            return skipped
+    return None
 
 
 def plain_number(value: Any) -> Any:

@@ -46,7 +46,7 @@ def parameter_groups(model: nn.Module, weight_decay: float, no_decay_norm_bias: 
 
 
 def build_optimizer(params: nn.Module | Iterable, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """SGD or AdamW from ``cfg``; a module's parameters are grouped by :func:`parameter_groups`."""
+    """SGD, Adam or AdamW from ``cfg``; a module's parameters are grouped by :func:`parameter_groups`."""
     if isinstance(params, nn.Module):
         groups = parameter_groups(params, cfg.weight_decay, cfg.no_decay_norm_bias)
     else:
@@ -59,9 +59,11 @@ def build_optimizer(params: nn.Module | Iterable, cfg: OptimConfig) -> torch.opt
         return torch.optim.SGD(
             groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov
         )
+    if cfg.name == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    raise ValueError(f"optim.name: unknown optimizer {cfg.name!r}; expected 'sgd' or 'adamw'")
+    raise ValueError(f"optim.name: unknown optimizer {cfg.name!r}; expected 'sgd', 'adam' or 'adamw'")
 
 
 def lr_at(step: int, *, base_lr: float, cfg: ScheduleConfig, steps_per_epoch: int, max_epochs: int) -> float:

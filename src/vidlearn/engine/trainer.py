@@ -1,49 +1,67 @@
-"""A generic training loop that knows no task.
+"""One training loop for every wing: named models and optimisers, epoch hooks, exact resume.
 
-The task supplies a ``step_fn(model, batch) -> (loss, metrics)`` (or just ``loss``) and, optionally,
-an ``eval_fn(model) -> metrics``; the :class:`Trainer` does the rest: the seeded resumable
-DataLoader (sampler, worker seeding, persistent workers, pinned memory, DDP sharding), the optimizer
-and per-step schedule, AMP, gradient accumulation and clipping, DDP, checkpoints, exact resume,
-SIGTERM, progress and logs::
+A wing supplies its step; the :class:`Trainer` does the rest: the seeded resumable DataLoader
+(sampler, worker seeding, persistent workers, pinned memory, DDP sharding), the optimisers and their
+per-step schedules, AMP, gradient accumulation and clipping (per optimiser), EMA copies, DDP,
+checkpoints, exact resume, SIGTERM, progress and logs.
+
+The simple case, one model and one loss (the trainer calls backward and steps the optimiser)::
 
     def step_fn(model, batch):
         clips, labels = batch                       # already on the trainer's device
         logits = model(clips)
         loss = F.cross_entropy(logits, labels)
-        return loss, {"acc": (logits.argmax(1) == labels).float().mean(), "skipped": 0}
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean()}
 
     trainer = Trainer(model, dataset, step_fn=step_fn, batch_size=8, num_workers=4,
                       optim=cfg.optim, schedule=cfg.schedule, config=cfg.train, eval_fn=evaluate)
     history = trainer.fit(resume="auto")           # or a checkpoint path, or None
     if history.interrupted: ...                    # SIGTERM: a checkpoint was saved, exit 143
 
-``step_fn`` may also be an object with a ``training_step(model, batch)`` method (and ``evaluate(model)``
-used as ``eval_fn``). Metrics that are floats (or floating tensors) are averaged over the epoch's
-batches and reported as ``train_<name>``; ints (or integer tensors) are counters, summed (e.g.
-videos skipped by ``on_error="skip"``). ``eval_fn`` runs on every rank under ``torch.no_grad`` with
-the model in eval mode and should return global metrics (reduce them with
-:mod:`vidlearn.engine.distributed`); they appear as ``val_<name>``.
+Several models: pass a mapping (``{"g": G, "d": D}``); by default each gets its own optimiser of the
+same name (``optimizer_models`` groups models under one optimiser; ``optim`` and ``schedule`` may be
+mappings by optimiser name); ``ema={"g": 0.999}`` keeps an averaged copy (``trainer.ema["g"]``). The
+step then receives the mapping of models. A step object with ``manual_optimization = True`` gets a
+:class:`~vidlearn.engine.step.StepContext` instead of the model and calls ``ctx.backward(loss, name)``
+and ``ctx.step(name)`` itself, for alternating updates (a GAN's D and G steps); see
+:mod:`vidlearn.engine.step`.
 
-Exact resume: checkpoints are taken at optimizer-step boundaries and hold the model, optimizer,
-scheduler, scaler, position (epoch, batches done, global step), every rank's RNG states, the epoch's
-running sums and the config; the data order is a function of ``(seed, epoch)`` and the resumed
-epoch skips the batches already done, so a killed and resumed run ends with the same weights as an
-uninterrupted one (CPU, ``deterministic: true``; on GPU up to non-deterministic kernels).
-A fresh ``fit()`` into a work_dir that already holds checkpoints is refused (``FileExistsError``).
+``step_fn`` may be a function or an object with ``training_step`` (and optionally ``evaluate``, used
+as ``eval_fn``, and the epoch hooks below). Metrics that are floats (or floating tensors) are
+averaged over the epoch's batches and reported as ``train_<name>``; ints (or integer tensors) are
+counters, summed. The engine counts the items a dataset replaced (``on_error="skip"``) itself, from
+the batch's ``skipped`` entries (:func:`~vidlearn.engine.meters.count_skipped_items`). ``eval_fn``
+runs on every rank under ``torch.no_grad`` with the models in eval mode; it receives the model (or
+the mapping of models, EMA copies under ``"<name>_ema"``) and returns global metrics, which appear as
+``val_<name>``.
+
+Epoch hooks: before each epoch (also a resumed one) the trainer calls ``set_epoch(epoch)`` on the
+training dataset when it has one (so per-item randomness changes every epoch, in every worker), then
+``on_epoch_start(trainer)`` of the step object and the callbacks; ``on_epoch_end(trainer, summary)``
+follows the epoch's evaluation; ``on_train_start`` / ``on_train_end`` bracket :meth:`Trainer.fit`.
+
+Exact resume: checkpoints are taken at training-step boundaries and hold every named model,
+optimiser, scheduler, scaler and EMA copy, gradients held mid-accumulation, the position (epoch,
+batches done, global step), every rank's RNG states, the epoch's running sums and the config; the
+data order is a function of ``(seed, epoch)`` and the resumed epoch skips the batches already done,
+so a killed and resumed run ends with the same weights as an uninterrupted one (CPU,
+``deterministic: true``; on GPU up to non-deterministic kernels). A fresh ``fit()`` into a work_dir
+that already holds checkpoints is refused (``FileExistsError``).
 
 Files (rank 0 only): ``work_dir/config.yaml`` (``run_config``), ``checkpoints/`` (see
-:mod:`vidlearn.engine.checkpoint`; the ``model`` entry loads with ``vidlearn.models.load_weights``),
-``log.jsonl``, ``steps.csv``, ``epochs.csv`` and ``tensorboard/`` (see :mod:`vidlearn.engine.loggers`).
+:mod:`vidlearn.engine.checkpoint`; the ``model`` entry, the first model's state dict, loads with
+``vidlearn.models.load_weights``), ``log.jsonl``, ``steps.csv``, ``epochs.csv`` and ``tensorboard/``
+(see :mod:`vidlearn.engine.loggers`).
 
-DDP: under ``torchrun`` the trainer joins the process group itself (``init_distributed``), shards
-the data, wraps the model in ``DistributedDataParallel`` and all-reduces the logged metrics;
-``batch_size`` is per process. The caller ends with ``shutdown_distributed()``. Resuming on several
-machines needs ``work_dir`` on a shared file system.
+DDP: under ``torchrun`` the trainer joins the process group itself (``init_distributed``) and shards
+the data; a single model with the automatic step is wrapped in ``DistributedDataParallel``, other
+set-ups average each optimiser's gradients over the ranks before it steps. ``batch_size`` is per
+process. The caller ends with ``shutdown_distributed()``. Resuming on several machines needs
+``work_dir`` on a shared file system.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import signal
@@ -69,27 +87,39 @@ from vidlearn.engine.checkpoint import (
 )
 from vidlearn.engine.config import OptimConfig, ScheduleConfig, TrainerConfig, config_to_dict, save_config
 from vidlearn.engine.data import ResumableBatchSampler, build_train_loader
+from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.loggers import RunLogger
-from vidlearn.engine.meters import EpochMeter, batch_length, move_to_device, plain_number
-from vidlearn.engine.optim import build_optimizer, build_scheduler
+from vidlearn.engine.meters import EpochMeter, batch_length, count_skipped_items, move_to_device, plain_number
+from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
 from vidlearn.engine.seeding import configure_determinism, seed_everything
-from vidlearn.models.layers import guard_bf16_conv3d_weight_grad
+from vidlearn.engine.step import StepContext, TrainingParts
 
 __all__ = ["Callback", "History", "StepFn", "Trainer"]
 
 logger = logging.getLogger("vidlearn.engine")
 
-StepFn = Callable[[nn.Module, Any], "torch.Tensor | tuple[torch.Tensor, Mapping[str, Any]]"]
+StepFn = Callable[[Any, Any], Any]
+
+HOOKS = ("on_train_start", "on_epoch_start", "on_step_end", "on_epoch_end", "on_train_end")
 
 
 class Callback:
-    """Hooks called on rank 0 and every other rank; override what you need."""
+    """Hooks called on every rank; override what you need."""
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        """Once :meth:`Trainer.fit` has restored any checkpoint, before the first batch."""
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        """Before an epoch's (or a resumed epoch's) first batch; ``trainer.epoch`` is 0-based."""
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
-        """After a logged optimizer step, with the row written to the logs."""
+        """After a logged training step, with the row written to the logs."""
 
     def on_epoch_end(self, trainer: Trainer, summary: Mapping[str, float]) -> None:
         """After an epoch (and its evaluation), with the epoch summary."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """When :meth:`Trainer.fit` returns (also after a SIGTERM stop)."""
 
 
 @dataclass
@@ -102,50 +132,65 @@ class History:
     last_checkpoint: Path | None = None
 
 
+def _unwrap_dataset(loader: DataLoader) -> Any:
+    dataset = loader.dataset
+    return getattr(dataset, "dataset", dataset) if type(dataset).__name__ == "_SeededDataset" else dataset
+
+
 class Trainer:
-    """Trains ``model`` on a dataset (or a ready DataLoader) with a task's ``step_fn``.
+    """Trains one model or several named ones on a dataset (or a ready DataLoader) with a wing's step.
 
     Args:
-        model: the network; moved to the device; checkpoints hold its ``state_dict``.
+        model: the network, or a mapping of names to networks (``{"g": G, "d": D}``); moved to the
+            device; checkpoints hold every ``state_dict``.
         train_data: a map-style ``Dataset`` (the trainer builds a seeded, resumable, DDP-aware
             DataLoader; ``batch_size`` is per process) or a ``DataLoader`` (used as is; resuming
             mid-epoch then fast-forwards by loading and dropping batches).
-        step_fn: ``(model, batch) -> loss`` or ``(loss, metrics)``, or an object with
-            ``training_step`` (and optionally ``evaluate``); the batch is already on the device and
-            the call runs under autocast when ``config.amp`` asks for it.
-        optim, schedule, config: the engine's config sections.
-        eval_fn: ``(model) -> metrics`` run every ``config.eval_every_epochs`` epochs.
+        step_fn: ``(model, batch) -> loss`` or ``(loss, metrics)`` (``model`` is the mapping when
+            there are several), or an object with ``training_step``; with ``manual_optimization =
+            True`` it is called as ``training_step(ctx, batch) -> metrics`` and steps the optimisers
+            itself. The batch is already on the device; the call runs under the run's autocast.
+        optim, schedule: one config for every optimiser or a mapping by optimiser name.
+        config: the engine's trainer section.
+        optimizer_models: optimiser name -> the model names it updates (default: one per model).
+        ema: model name -> decay of an exponential moving average of its weights.
+        eval_fn: ``(model or models) -> metrics`` run every ``config.eval_every_epochs`` epochs.
         run_config: the full recipe (dataclass or dict) saved in checkpoints and ``config.yaml``.
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | Mapping[str, nn.Module],
         train_data: Dataset | DataLoader,
         *,
         step_fn: StepFn | Any,
-        optim: OptimConfig | None = None,
-        schedule: ScheduleConfig | None = None,
+        optim: OptimConfig | Mapping[str, OptimConfig] | None = None,
+        schedule: ScheduleConfig | Mapping[str, ScheduleConfig] | None = None,
         config: TrainerConfig | None = None,
         batch_size: int | None = None,
         num_workers: int = 0,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         pin_memory: bool | None = None,
         drop_last: bool = False,
-        eval_fn: Callable[[nn.Module], Mapping[str, Any]] | None = None,
+        eval_fn: Callable[[Any], Mapping[str, Any]] | None = None,
         callbacks: Sequence[Callback] = (),
         run_config: Any = None,
+        optimizer_models: Mapping[str, Sequence[str]] | None = None,
+        ema: Mapping[str, float] | None = None,
+        ema_start_step: int = 0,
     ) -> None:
-        self.optim_cfg = optim or OptimConfig()
-        self.schedule_cfg = schedule or ScheduleConfig()
         self.config = cfg = config or TrainerConfig()
         if cfg.grad_accum_steps < 1:
             raise ValueError(f"train.grad_accum_steps must be >= 1, got {cfg.grad_accum_steps}")
         if cfg.max_epochs < 1:
             raise ValueError(f"train.max_epochs must be >= 1, got {cfg.max_epochs}")
+        if cfg.max_steps is not None and cfg.max_steps < 1:
+            raise ValueError(f"train.max_steps must be >= 1 when set, got {cfg.max_steps}")
+        self.manual = bool(getattr(step_fn, "manual_optimization", False))
         self.step_fn = getattr(step_fn, "training_step", step_fn)
         if not callable(self.step_fn):
-            raise TypeError("step_fn must be callable or have a training_step(model, batch) method")
+            raise TypeError("step_fn must be callable or have a training_step method")
+        self.step_object = step_fn if hasattr(step_fn, "training_step") else None
         self.eval_fn = eval_fn if eval_fn is not None else getattr(step_fn, "evaluate", None)
         self.callbacks = list(callbacks)
         self.run_config = run_config
@@ -160,31 +205,22 @@ class Trainer:
             raise ValueError("train.amp=fp16 needs a CUDA device; use train.amp=bf16 on the CPU")
         seed_everything(cfg.seed + self.dist.rank)
 
-        self.model = model.to(self.device)
-        if cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last_3d)
+        self.single = isinstance(model, nn.Module)
+        models = {"model": model} if isinstance(model, nn.Module) else dict(model)
+        if not models or not all(isinstance(m, nn.Module) for m in models.values()):
+            raise TypeError("model must be an nn.Module or a non-empty mapping of names to nn.Module")
+        for name, module in models.items():
+            module.to(self.device)
+            if cfg.channels_last:
+                module.to(memory_format=torch.channels_last_3d)
+            if cfg.amp == "bf16" and self.device.type == "cpu":
+                # CPU bf16 conv3d weight gradients are wrong when 1 < input depth < kernel depth.
+                guarded = guard_bf16_conv3d_weight_grad(module)
+                if guarded:
+                    logger.debug("bf16 on the CPU: %d 3D convolutions of %s guarded", guarded, name)
 
-        if isinstance(train_data, DataLoader):
-            if batch_size is not None or num_workers or collate_fn is not None:
-                raise ValueError(
-                    "batch_size, num_workers and collate_fn apply when the trainer builds the DataLoader "
-                    "from a dataset; set them on the DataLoader passed instead"
-                )
-            self.loader = train_data
-        else:
-            if batch_size is None:
-                raise ValueError("batch_size is required when the trainer builds the DataLoader")
-            self.loader = build_train_loader(
-                train_data,
-                batch_size=batch_size,
-                seed=cfg.seed,
-                drop_last=drop_last,
-                num_workers=num_workers,
-                collate_fn=collate_fn,
-                pin_memory=self.device.type == "cuda" if pin_memory is None else pin_memory,
-                rank=self.dist.rank,
-                world_size=self.dist.world_size,
-            )
+        self.loader = self._build_loader(train_data, batch_size, num_workers, collate_fn, pin_memory, drop_last)
+        self.train_dataset = _unwrap_dataset(self.loader)
         self._batch_sampler = self.loader.batch_sampler
         self.batches_per_epoch = (
             self._batch_sampler.batches_per_epoch
@@ -196,26 +232,26 @@ class Trainer:
                 "the training data gives no batch (fewer samples than batch_size with drop_last?)"
             )
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.grad_accum_steps)
-
-        self.optimizer = build_optimizer(self.model, self.optim_cfg)
-        self.scheduler = build_scheduler(
-            self.optimizer, self.schedule_cfg, steps_per_epoch=self.steps_per_epoch, max_epochs=cfg.max_epochs
+        self.parts = TrainingParts(
+            models, optim=optim, schedule=schedule, config=cfg, batches_per_epoch=self.batches_per_epoch,
+            device=self.device, optimizer_models=optimizer_models, ema=ema, ema_start_step=ema_start_step,
         )
-        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
-        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
-        if cfg.amp == "bf16" and self.device.type == "cpu":
-            # CPU bf16 conv3d weight gradients are wrong when 1 < input depth < kernel depth.
-            guarded = guard_bf16_conv3d_weight_grad(self.model)
-            if guarded:
-                logger.debug("bf16 on the CPU: %d 3D convolutions guarded against the weight-gradient fault", guarded)
+        if cfg.amp == "fp16" and not self.manual and len(self.parts.optimizers) > 1:
+            raise ValueError("train.amp=fp16 with several optimisers needs a manual step (one scaler each)")
 
-        train_model: nn.Module = self.model
-        if self.dist.world_size > 1:
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            train_model = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
-        if cfg.compile:
-            train_model = torch.compile(train_model)  # type: ignore[assignment]
-        self.train_model = train_model
+        # One DDP wrapper for the simple case; otherwise StepContext.step averages gradients itself.
+        ddp_wrapped = self.dist.world_size > 1 and len(models) == 1 and not self.manual
+        train_models: dict[str, nn.Module] = {}
+        for name, module in models.items():
+            wrapped: nn.Module = module
+            if ddp_wrapped:
+                device_ids = [self.device.index] if self.device.type == "cuda" else None
+                wrapped = nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+            if cfg.compile:
+                wrapped = torch.compile(wrapped)  # type: ignore[assignment]
+            train_models[name] = wrapped
+        self.context = StepContext(self.parts, train_models, world_size=self.dist.world_size,
+                                   ddp_wrapped=ddp_wrapped)
 
         self.epoch = 0
         self.batches_done = 0
@@ -223,8 +259,79 @@ class Trainer:
         self.history = History()
         self._meter = EpochMeter()
         self._stop_requested = False
-        self._last_lr = self.optim_cfg.lr
         self.logs = RunLogger(self.work_dir, tensorboard=cfg.tensorboard, enabled=self.is_main)
+
+    def _build_loader(self, train_data: Dataset | DataLoader, batch_size: int | None, num_workers: int,
+                      collate_fn: Any, pin_memory: bool | None, drop_last: bool) -> DataLoader:
+        if isinstance(train_data, DataLoader):
+            if batch_size is not None or num_workers or collate_fn is not None:
+                raise ValueError(
+                    "batch_size, num_workers and collate_fn apply when the trainer builds the DataLoader "
+                    "from a dataset; set them on the DataLoader passed instead"
+                )
+            return train_data
+        if batch_size is None:
+            raise ValueError("batch_size is required when the trainer builds the DataLoader")
+        return build_train_loader(
+            train_data,
+            batch_size=batch_size,
+            seed=self.config.seed,
+            drop_last=drop_last,
+            num_workers=num_workers,
+            collate_fn=collate_fn,
+            pin_memory=self.device.type == "cuda" if pin_memory is None else pin_memory,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Named parts
+
+    @property
+    def models(self) -> dict[str, nn.Module]:
+        """The named models (unwrapped)."""
+        return self.parts.models
+
+    @property
+    def model(self) -> nn.Module:
+        """The first (or only) model."""
+        return next(iter(self.parts.models.values()))
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self.parts.optimizers
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first (or only) optimiser."""
+        return next(iter(self.parts.optimizers.values()))
+
+    @property
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        return self.parts.schedulers
+
+    @property
+    def scheduler(self) -> torch.optim.lr_scheduler.LRScheduler:
+        """The first (or only) schedule."""
+        return next(iter(self.parts.schedulers.values()))
+
+    @property
+    def ema(self) -> dict[str, ExponentialMovingAverage]:
+        """EMA copies by model name."""
+        return self.parts.emas
+
+    @property
+    def train_model(self) -> nn.Module:
+        """The first model as trained (DDP- or compile-wrapped)."""
+        return next(iter(self.context.models.values()))
+
+    def eval_models(self) -> nn.Module | dict[str, nn.Module]:
+        """What ``eval_fn`` receives: the model, or the mapping of models plus ``<name>_ema`` copies."""
+        if self.single and not self.parts.emas:
+            return self.model
+        models: dict[str, nn.Module] = dict(self.parts.models)
+        models.update({f"{name}_ema": e.module for name, e in self.parts.emas.items()})
+        return models
 
     # ------------------------------------------------------------------------------------------
     # Checkpoints
@@ -238,10 +345,9 @@ class Trainer:
             else {}
         )
         return {
+            # The first model's weights under "model", so vidlearn.models.load_weights reads the file.
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
+            **self.parts.state_dict(self.batches_done),
             "epoch": self.epoch,
             "batches_done": self.batches_done,
             "global_step": self.global_step,
@@ -251,8 +357,8 @@ class Trainer:
             "epoch_meter": self._meter.state_dict(),
             "history": self.history.epochs,
             "config": {
-                "optim": config_to_dict(self.optim_cfg),
-                "schedule": config_to_dict(self.schedule_cfg),
+                "optim": {k: config_to_dict(v) for k, v in self.parts.optim_configs.items()},
+                "schedule": {k: config_to_dict(v) for k, v in self.parts.schedule_configs.items()},
                 "train": config_to_dict(self.config),
                 "run": config_to_dict(self.run_config),
             },
@@ -278,10 +384,10 @@ class Trainer:
     def load_checkpoint(self, path: str | Path) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` (position, states and RNG)."""
         state = load_checkpoint(path, map_location="cpu")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        if "models" not in state:  # format 1: one model and one optimiser, stored flat
+            state = {**state, "models": {"model": state["model"]}, "optimizers": {"model": state["optimizer"]},
+                     "schedulers": {"model": state["scheduler"]}, "scalers": {"model": state["scaler"]}, "ema": {}}
+        self.parts.load_state_dict(state, str(path))
         self.epoch = int(state["epoch"])
         self.batches_done = int(state["batches_done"])
         self.global_step = int(state["global_step"])
@@ -345,28 +451,38 @@ class Trainer:
         # Every rank must stop at the same step, or the next collective would hang.
         return dist_utils.all_reduce_sum(float(self._stop_requested)) > 0
 
-    def _forward(self, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:
-        autocast = (
-            torch.autocast(self.device.type, dtype=self._autocast_dtype)
-            if self._autocast_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            output = self.step_fn(self.train_model, batch)
-        loss, metrics = (output, {}) if isinstance(output, torch.Tensor) else output
-        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-            raise TypeError("step_fn must return a scalar loss tensor (or a (loss, metrics) pair)")
-        return loss, dict(metrics)
+    def _hook(self, name: str, *args: Any) -> None:
+        for target in (self.step_object, *self.callbacks):
+            method = getattr(target, name, None) if target is not None else None
+            if method is not None:
+                method(self, *args)
 
-    def _optimizer_step(self) -> None:
-        if self.config.clip_grad_norm is not None:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
-        self.global_step += 1
+    def _start_epoch(self) -> None:
+        set_epoch = getattr(self.train_dataset, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(self.epoch)
+        self._hook("on_epoch_start")
+
+    def _run_step(self, batch: Any) -> dict[str, Any]:
+        """One batch: the step under autocast, then (automatic step) backward and optimiser steps."""
+        ctx = self.context
+        ctx.batch_index = self.batches_done
+        with autocast(self.device, self.config.amp):
+            if self.manual:
+                metrics = dict(self.step_fn(ctx, batch) or {})
+                return metrics
+        last = all(self.parts.group(name, self.batches_done)[1] for name in self.parts.optimizers)
+        with ctx.no_sync(last or self.dist.world_size == 1):
+            with autocast(self.device, self.config.amp):
+                output = self.step_fn(self.train_model if self.single else ctx.models, batch)
+            loss, metrics = (output, {}) if isinstance(output, torch.Tensor) else output
+            if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+                raise TypeError("step_fn must return a scalar loss tensor (or a (loss, metrics) pair)")
+            ctx.backward(loss)
+        ctx.step()
+        metrics = dict(metrics)
+        metrics["loss"] = loss.detach()
+        return metrics
 
     def _epoch_batches(self) -> Any:
         if isinstance(self._batch_sampler, ResumableBatchSampler):
@@ -394,29 +510,30 @@ class Trainer:
             leave=False,
         )
 
-    def _train_epoch(self) -> bool:
-        """Run the rest of the current epoch; False when stopped by SIGTERM."""
+    def _max_steps_reached(self) -> bool:
+        return self.config.max_steps is not None and self.global_step >= self.config.max_steps
+
+    def _train_epoch(self) -> str:
+        """Run the rest of the current epoch: ``"done"``, ``"stopped"`` (SIGTERM) or ``"max_steps"``."""
         cfg = self.config
         accum = cfg.grad_accum_steps
         bar = self._progress()
         started = time.perf_counter()
         samples_seen = 0
         step_sums: dict[str, float] = {}
-        self.train_model.train()
+        for module in self.context.models.values():
+            module.train()
         try:
             for batch in self._epoch_batches():
                 index = self.batches_done
                 group_start = index - index % accum
                 group_size = min(accum, self.batches_per_epoch - group_start)
-                last_in_group = index - group_start == group_size - 1
-                batch = move_to_device(batch, self.device, cfg.channels_last)
+                batch = move_to_device(batch, self.device)
                 n = batch_length(batch) or 1
-                sync = last_in_group or self.dist.world_size == 1
-                no_sync = getattr(self.train_model, "no_sync", None)
-                with contextlib.nullcontext() if sync or no_sync is None else no_sync():
-                    loss, metrics = self._forward(batch)
-                    self.scaler.scale(loss / group_size).backward()
-                metrics["loss"] = loss.detach()
+                metrics = self._run_step(batch)
+                skipped = count_skipped_items(batch)
+                if skipped is not None:
+                    metrics["skipped"] = skipped
                 self._meter.add(metrics)
                 for key, value in metrics.items():
                     if isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool):
@@ -426,13 +543,12 @@ class Trainer:
                 self.batches_done += 1
                 if bar is not None:
                     bar.update(1)
-                if not last_in_group:
+                if index - group_start != group_size - 1:
                     continue
-                lr = self._last_lr = self.optimizer.param_groups[0]["lr"]
-                self._optimizer_step()
+                self.global_step += 1
                 if cfg.log_every_steps > 0 and self.global_step % cfg.log_every_steps == 0:
                     rate = samples_seen / max(1e-9, time.perf_counter() - started)
-                    self._log_step(step_sums, group_size, lr, rate, bar)
+                    self._log_step(step_sums, group_size, rate, bar)
                 step_sums = {}
                 epoch_done = self.batches_done >= self.batches_per_epoch
                 if self._should_stop():
@@ -447,7 +563,10 @@ class Trainer:
                             self.global_step,
                         )
                     self.history.interrupted = True
-                    return False
+                    return "stopped"
+                if self._max_steps_reached() and not epoch_done:
+                    self.save_checkpoint()
+                    return "max_steps"
                 # At the epoch's last step the epoch-end checkpoint follows; don't save twice.
                 every = cfg.checkpoint_every_steps
                 if every > 0 and self.global_step % every == 0 and not epoch_done:
@@ -455,9 +574,15 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        return True
+        return "done"
 
-    def _log_step(self, sums: dict[str, Any], group_size: int, lr: float, rate: float, bar: Any) -> None:
+    def _lr_row(self) -> dict[str, float]:
+        lrs = self.parts.last_lr
+        if len(lrs) == 1:
+            return {"lr": next(iter(lrs.values()))}
+        return {f"lr_{name}": value for name, value in lrs.items()}
+
+    def _log_step(self, sums: dict[str, Any], group_size: int, rate: float, bar: Any) -> None:
         keys = [
             k
             for k, v in sums.items()
@@ -468,34 +593,32 @@ class Trainer:
         row = dist_utils.reduce_metrics(means)
         row = {k: v / self.dist.world_size for k, v in row.items()}
         row.update({k: int(v) for k, v in dist_utils.reduce_metrics(counters).items()})
-        row.update({"lr": lr, "samples_per_s": rate})
+        row.update(self._lr_row())
+        row["samples_per_s"] = rate
         self.logs.log_step(self.global_step, self.epoch + 1, row)
+        shown = {k: row[k] for k in row if k == "loss" or k.endswith("_loss")}
         if bar is not None:
-            bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.3g}", samples_s=f"{rate:.1f}")
+            bar.set_postfix({**{k: f"{v:.4f}" for k, v in shown.items()}, "samples_s": f"{rate:.1f}"})
         elif self.is_main:
-            logger.info(
-                "epoch %d step %d: loss %.4f lr %.4g %.1f samples/s",
-                self.epoch + 1,
-                self.global_step,
-                row["loss"],
-                lr,
-                rate,
-            )
+            text = " ".join(f"{k} {v:.4f}" for k, v in shown.items())
+            logger.info("epoch %d step %d: %s %.1f samples/s", self.epoch + 1, self.global_step, text, rate)
         for callback in self.callbacks:
             callback.on_step_end(self, row)
 
     def _end_epoch(self, epoch_time: float) -> None:
         summary: dict[str, Any] = self._meter.reduce()
-        summary["lr"] = self._last_lr
+        summary.update(self._lr_row())
         summary["epoch_time_s"] = epoch_time
         summary["samples_per_s"] = dist_utils.all_reduce_sum(self._meter.samples) / max(1e-9, epoch_time)
         every = self.config.eval_every_epochs
-        last = self.epoch + 1 == self.config.max_epochs
+        last = self.epoch + 1 == self.config.max_epochs or self._max_steps_reached()
         if self.eval_fn is not None and every > 0 and ((self.epoch + 1) % every == 0 or last):
-            self.model.eval()
+            for module in self.parts.models.values():
+                module.eval()
             with torch.no_grad():
-                results = self.eval_fn(self.model)
-            self.model.train()
+                results = self.eval_fn(self.eval_models())
+            for module in self.parts.models.values():
+                module.train()
             summary.update({f"val_{k}": plain_number(v) for k, v in dict(results).items()})
         summary = {"epoch": self.epoch + 1, **summary}
         self.history.epochs.append(summary)
@@ -505,12 +628,11 @@ class Trainer:
                 f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()
             )
             logger.info("%s", text)
-        for callback in self.callbacks:
-            callback.on_epoch_end(self, summary)
+        self._hook("on_epoch_end", summary)
 
     def fit(self, resume: str | Path | None = None) -> History:
-        """Train to ``config.max_epochs``; ``resume`` is ``"auto"`` (latest in work_dir, if any),
-        a checkpoint path or None (from scratch). Returns the :class:`History`."""
+        """Train to ``config.max_epochs`` (or ``max_steps``); ``resume`` is ``"auto"`` (latest in
+        work_dir, if any), a checkpoint path or None (from scratch). Returns the :class:`History`."""
         path = self._resolve_resume(resume)
         if path is not None:
             self.load_checkpoint(path)
@@ -523,10 +645,17 @@ class Trainer:
         if self.is_main and self.run_config is not None:
             save_config(self.run_config, self.work_dir / "config.yaml")
         restore_signal = self._install_sigterm()
+        self._hook("on_train_start")
         try:
-            while self.epoch < self.config.max_epochs:
+            while self.epoch < self.config.max_epochs and not self._max_steps_reached():
                 started = time.perf_counter()
-                if not self._train_epoch():
+                self._start_epoch()
+                outcome = self._train_epoch()
+                if outcome == "stopped":
+                    break
+                if outcome == "max_steps":
+                    # Mid-epoch: the partial epoch is summarised (and evaluated) once.
+                    self._end_epoch(time.perf_counter() - started)
                     break
                 self._end_epoch(time.perf_counter() - started)
                 self.epoch += 1
@@ -547,5 +676,6 @@ class Trainer:
         finally:
             restore_signal()
             self.logs.close()
+            self._hook("on_train_end")
         self.history.global_step = self.global_step
         return self.history
