@@ -11,6 +11,7 @@ import torch
 import torchvision
 from torch import nn
 
+from vidlearn.engine import TrainerConfig
 from vidlearn.models import CheckpointLoadError, create
 from vidlearn.recognition.models.t3d import T3D, TemporalTransitionLayer
 from vidlearn.recognition.supervision_transfer import (
@@ -133,22 +134,27 @@ def tiny_densenet_2d() -> nn.Module:
     return torchvision.models.DenseNet(growth_rate=4, block_config=(1, 1), num_init_features=8, bn_size=2)
 
 
-def test_supervision_transfer_lowers_the_pair_loss_and_keeps_2d_frozen() -> None:
+def test_supervision_transfer_lowers_the_pair_loss_and_keeps_2d_frozen(tmp_path: Path) -> None:
     torch.manual_seed(0)
     net3d = T3D(num_classes=4, **TINY)
     net2d = freeze(tiny_densenet_2d())
     before = {k: v.clone() for k, v in net2d.state_dict().items()}
+    before_3d = {k: v.clone() for k, v in net3d.state_dict().items()}
     clips = torch.randn(4, 3, 4, 16, 16)
-    optimizer = torch.optim.Adam(net3d.parameters(), lr=1e-3)
-    result = run_supervision_transfer(net3d, net2d, [clips], steps=6, optimizer=optimizer)
+    config = TrainerConfig(max_epochs=3, max_steps=6, work_dir=str(tmp_path), progress_bar=False, device="cpu",
+                           log_every_steps=0)
+    # 4 clips of 4 videos, batches of 2: 2 steps an epoch, stopped by max_steps at 6 (through the engine).
+    result = run_supervision_transfer(net3d, net2d, torch.utils.data.TensorDataset(clips), config=config,
+                                      batch_size=2)
     assert isinstance(result.head, PairClassifier)
     assert result.head.layers[0].in_features == net2d.classifier.in_features + net3d.num_features
-    assert len(result.losses) == 6
-    assert result.losses[-1] < result.losses[0]
+    assert len(result.losses) == 6 and result.history.global_step == 6
+    assert sum(result.losses[-2:]) < sum(result.losses[:2])
     assert all(torch.equal(before[k], v) for k, v in net2d.state_dict().items())
     assert all(p.grad is None and not p.requires_grad for p in net2d.parameters())
     assert not net2d.training
-    assert any(p.grad is not None for p in net3d.parameters())
+    assert any(not torch.equal(before_3d[k], v) for k, v in net3d.state_dict().items())
+    assert (tmp_path / "checkpoints").is_dir()  # the engine's checkpoints: the run resumes
 
 
 def test_pairs_and_video_ids() -> None:

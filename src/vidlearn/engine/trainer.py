@@ -58,6 +58,10 @@ the data; a single model with the automatic step is wrapped in ``DistributedData
 set-ups average each optimiser's gradients over the ranks before it steps. ``batch_size`` is per
 process. The caller ends with ``shutdown_distributed()``. Resuming on several machines needs
 ``work_dir`` on a shared file system.
+
+This module is long (about 680 lines): the loop, the checkpoint it writes and the resume that reads
+it are one mechanism, and a reader checking why a resumed run is exact needs them side by side. The
+parts the loop drives (models, optimisers, accumulation, EMA) live in :mod:`vidlearn.engine.step`.
 """
 
 from __future__ import annotations

@@ -22,17 +22,20 @@ video); the 2D features are DenseNet's globally average-pooled last map (``featu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torchvision
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from vidlearn.engine import History, OptimConfig, ScheduleConfig, Trainer, TrainerConfig
 
 __all__ = [
     "PairClassifier",
     "SupervisionTransferResult",
+    "SupervisionTransferStep",
     "densenet121_2d",
     "freeze",
     "pair_loss",
@@ -150,10 +153,11 @@ def supervision_transfer_step(net3d: nn.Module, net2d: nn.Module, head: nn.Modul
 
 @dataclass
 class SupervisionTransferResult:
-    """The trained pair head and the loss of every step."""
+    """The trained pair head, the loss of every step and the engine's history of the run."""
 
     head: nn.Module
     losses: list[float] = field(default_factory=list)
+    history: History | None = None
 
 
 def _split(batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -164,50 +168,75 @@ def _split(batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
     raise ValueError(f"a batch must be clips or (clips, video_ids, ...), got {type(batch).__name__}")
 
 
-def _cycle(loader: Iterable[object]) -> Iterator[object]:
-    """The loader's batches again and again (``itertools.cycle`` would keep every batch in memory)."""
-    while True:
-        empty = True
-        for batch in loader:
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError("the loader yielded no batch")
+class SupervisionTransferStep:
+    """The engine step: the pair loss of the trained ``net3d`` and ``head`` against the frozen ``net2d``."""
+
+    def __init__(self, net2d: nn.Module, frame_index: int | None = None) -> None:
+        self.net2d = net2d
+        self.frame_index = frame_index
+        self.losses: list[torch.Tensor] = []
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if any(p.requires_grad for p in self.net2d.parameters()) or self.net2d.training:
+            raise ValueError("the 2D network must be frozen (vidlearn.recognition.supervision_transfer.freeze)")
+        self.net2d.to(trainer.device)
+
+    def training_step(self, models: dict[str, nn.Module], batch: object) -> torch.Tensor:
+        clips, video_ids = _split(batch)
+        loss = pair_loss(models["net3d"], self.net2d, models["head"], clips, video_ids=video_ids,
+                         frame_index=self.frame_index)
+        self.losses.append(loss.detach())
+        return loss
+
+
+def _first_clips(train_data: Dataset | DataLoader) -> torch.Tensor:
+    """Two copies of the first clip ``(2, C, T, H, W)``, to size the pair head."""
+    dataset = train_data.dataset if isinstance(train_data, DataLoader) else train_data
+    clips, _ = _split(dataset[0] if isinstance(dataset[0], (tuple, list)) else (dataset[0],))
+    return torch.stack((clips, clips))
 
 
 def run_supervision_transfer(
     net3d: nn.Module,
     net2d: nn.Module,
-    loader: Iterable[object],
+    train_data: Dataset | DataLoader,
     *,
-    steps: int,
-    optimizer: torch.optim.Optimizer,
+    config: TrainerConfig,
+    optim: OptimConfig | None = None,
+    schedule: ScheduleConfig | None = None,
     head: nn.Module | None = None,
     frame_index: int | None = None,
+    batch_size: int | None = None,
+    num_workers: int = 0,
+    resume: str | None = None,
 ) -> SupervisionTransferResult:
-    """Train ``net3d`` for ``steps`` steps on ``loader``'s batches against the frozen ``net2d``.
+    """Train ``net3d`` (and the pair head) against the frozen ``net2d`` with the engine's :class:`Trainer`.
 
-    A batch is ``clips (B, C, T, H, W)`` or ``(clips, video_ids, ...)``; the loader is cycled when it
-    runs out. ``optimizer`` holds ``net3d``'s parameters; without a ``head`` one is built from the
-    first batch's feature sizes and its parameters are added to ``optimizer``. ``net2d`` is frozen
-    here (:func:`freeze`) and is never updated.
+    An item of ``train_data`` is a clip ``(C, T, H, W)`` or ``(clip, video_id, ...)``; ``config`` sets
+    the run (``max_epochs`` or ``max_steps``, ``work_dir``, AMP, checkpoints, resume, DDP under
+    ``torchrun``); ``optim`` defaults to Adam at 1e-3 with a constant rate. Without a ``head`` one is
+    built from the first clip's feature sizes. ``net2d`` is frozen here (:func:`freeze`) and never
+    updated; one optimiser updates ``net3d`` and the head together.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be positive, got {steps}")
     freeze(net2d)
-    net3d.train()
-    result = SupervisionTransferResult(head=head)  # type: ignore[arg-type]
-    batches = _cycle(loader)
-    for _ in range(steps):
-        clips, video_ids = _split(next(batches))
-        if result.head is None:
-            net3d.eval()  # sizing the head must not move the 3D network's BatchNorm statistics
-            with torch.no_grad():
-                pairs, _ = _pairs(net3d, net2d, clips, video_ids, frame_index)
-            net3d.train()
-            result.head = PairClassifier(pairs.shape[1]).to(clips.device)
-            optimizer.add_param_group({"params": list(result.head.parameters())})
-        result.head.train()
-        result.losses.append(supervision_transfer_step(net3d, net2d, result.head, clips, optimizer=optimizer,
-                                                       video_ids=video_ids, frame_index=frame_index))
-    return result
+    if head is None:
+        clips = _first_clips(train_data)
+        net3d.eval()  # sizing the head must not move the 3D network's BatchNorm statistics
+        with torch.no_grad():
+            pairs, _ = _pairs(net3d, net2d, clips, None, frame_index)
+        net3d.train()
+        head = PairClassifier(pairs.shape[1])
+    step = SupervisionTransferStep(net2d, frame_index)
+    trainer = Trainer(
+        {"net3d": net3d, "head": head},
+        train_data,
+        step_fn=step,
+        optim=optim or OptimConfig(name="adam", lr=1e-3, momentum=0.0),
+        schedule=schedule or ScheduleConfig(name="constant"),
+        config=config,
+        optimizer_models={"transfer": ["net3d", "head"]},
+        batch_size=batch_size,
+        num_workers=num_workers,
+    )
+    history = trainer.fit(resume=resume)
+    return SupervisionTransferResult(head=head, losses=[float(loss) for loss in step.losses], history=history)
