@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +61,18 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
 
 
 @dataclass
-class DemoSettings:
-    """Size of the built-in benchmark run by the demo."""
+class DemoSettings(SyntheticConfig):
+    """The demo's run: the built-in dataset (the fields of :class:`SyntheticConfig`, with the demo's
+    preset and training-set size), data-loading ``workers`` and the ``models`` to train."""
 
     preset: str = "motion4"
     num_train: int = 800
-    num_test: int = 160
-    num_frames: int = 16
-    size: tuple[int, int] = (32, 32)
-    seed: int = 0
     workers: int = 2
     models: tuple[DemoModel, ...] = field(default=DEMO_MODELS)
+
+    def synthetic(self) -> SyntheticConfig:
+        """The dataset part alone, as a recipe's ``data.synthetic`` takes it."""
+        return SyntheticConfig(**{spec.name: getattr(self, spec.name) for spec in fields(SyntheticConfig)})
 
 
 def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir: Path) -> RecognitionConfig:
@@ -89,10 +90,7 @@ def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir:
         std=(0.25, 0.25, 0.25),
         batch_size=model.batch_size,
         num_workers=settings.workers,
-        synthetic=SyntheticConfig(
-            preset=settings.preset, num_train=settings.num_train, num_test=settings.num_test,
-            num_frames=settings.num_frames, size=settings.size, seed=settings.seed,
-        ),
+        synthetic=settings.synthetic(),
     )
     cfg.optim.name = "adamw"
     cfg.optim.lr = model.lr

@@ -54,7 +54,8 @@ class MachineInfo:
         memory = f"{self.memory_gib:.1f} GiB RAM" if self.memory_gib is not None else "RAM unknown"
         gpu = "no GPU"
         if self.cuda_device is not None:
-            gpu = f"GPU {self.cuda_device}" + (f" (x{self.cuda_device_count})" if self.cuda_device_count > 1 else "")
+            count = f" (x{self.cuda_device_count})" if self.cuda_device_count > 1 else ""
+            gpu = f"GPU {self.cuda_device}{count}"
         flags = ", ".join(self.bf16_cpu_flags) or "none"
         return (
             f"{self.cpu}, {self.logical_cores} logical cores, {memory}, {gpu}; {self.os}; "
