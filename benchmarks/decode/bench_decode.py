@@ -28,7 +28,6 @@ import contextlib
 import importlib.metadata
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ import cv2
 import numpy as np
 import torch
 
+from vidlearn.utils import machine_info
 from vidlearn.video.reader import probe_video
 
 HERE = Path(__file__).resolve().parent
@@ -366,17 +366,10 @@ def version(package: str) -> str:
 def machine_lines() -> list[str]:
     import av
 
-    cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     libavcodec = ".".join(map(str, av.library_versions.get("libavcodec", ())))
     return [
-        f"- CPU: {cpu}, {os.cpu_count()} cores visible; OS {platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}, torch {torch.__version__}, torchvision {version('torchvision')}, "
-        f"numpy {np.__version__}, opencv {cv2.__version__}",
+        f"- {machine_info()}",
+        f"- torchvision {version('torchvision')}, numpy {np.__version__}, opencv {cv2.__version__}",
         f"- PyAV {av.__version__} (libavcodec {libavcodec}), torchcodec {version('torchcodec')}, "
         f"decord2 {version('decord2')}, pytorchvideo {version('pytorchvideo')}",
     ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -93,9 +92,9 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: |")
     for row in rows:
         print(f"| {row['num_clips']} | {row['views']} | {row['chunked']:.0f} MiB | {row['all at once']:.0f} MiB |")
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
-    print(f"\nmachine: {cpu}, {os.cpu_count()} cores, python {platform.python_version()}; model {args.model}, "
+    from vidlearn.utils import machine_info  # here: the parent measures nothing, the children import torch
+
+    print(f"\nmachine: {machine_info()}; model {args.model}, "
           f"16x112x112 clips, {args.crops} crops")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from vidlearn.utils import machine_info
 from vidlearn.video.flow import RAFTFlow, compute_flow, create_flow_estimator
 from vidlearn.video.flow.methods import RAFT_WEIGHTS_URLS
 
@@ -110,20 +110,11 @@ def direct_raft(estimator: RAFTFlow, frames: np.ndarray) -> Callable[[], object]
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"CPU: {model}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}, "
-        f"OpenCV threads {cv2.getNumThreads()}, load average {load:.1f}\n"
-        f"torch {torch.__version__}, torchvision {torchvision.__version__}, OpenCV {cv2.__version__}, "
-        f"numpy {np.__version__}, Python {platform.python_version()}"
+        f"{machine_info()}\n"
+        f"OpenCV threads {cv2.getNumThreads()}, load average {load:.1f}; torchvision {torchvision.__version__}, "
+        f"OpenCV {cv2.__version__}, numpy {np.__version__}"
     )
 
 

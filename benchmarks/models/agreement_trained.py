@@ -26,10 +26,11 @@ import time
 import torch
 import torch.nn.functional as F
 import yaml
-from bench_models import input_channels_last, machine_line, motion_clips, to_channels_last, top1_agreement
+from bench_models import input_channels_last, motion_clips, to_channels_last, top1_agreement
 
 from vidlearn.engine.precision import guard_bf16_conv3d_weight_grad
 from vidlearn.models import create, get_model_info
+from vidlearn.utils import machine_info
 
 
 def train(model: torch.nn.Module, shape: tuple[int, ...], args: argparse.Namespace) -> dict[str, float]:
@@ -115,7 +116,7 @@ def main() -> None:
     shape = tuple(info.input_shape)
     model = to_channels_last(create(args.model, num_classes=4, **options))
     guard_bf16_conv3d_weight_grad(model)  # as the trainer does for train.amp=bf16 on the CPU
-    print(machine_line(torch.get_num_threads()), flush=True)
+    print(machine_info(), flush=True)
     params = sum(p.numel() for p in model.parameters())
     print(f"{args.model} {options or ''} ({params:,} parameters) at {'x'.join(map(str, shape))}, motion4, "
           f"batch {args.batch}, {args.optimizer} lr {args.lr}", flush=True)

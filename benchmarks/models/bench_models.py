@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
-import platform
 import statistics
 import sys
 import time
@@ -47,6 +45,7 @@ from torch import nn
 from vidlearn.engine.precision import guard_bf16_conv3d_weight_grad
 from vidlearn.models import create, get_model_info, list_models
 from vidlearn.models.flops import count_flops
+from vidlearn.utils import machine_info
 
 PEERS = ("torchvision_r3d_18", "pytorchvideo_i3d_r50")
 FITTED_PRESET = "motion4"  # the synthetic classes the fitted head learns (see fitted_head_agreement)
@@ -377,27 +376,6 @@ def run_case(case: Case, args: argparse.Namespace) -> Result:
 # reporting
 
 
-def machine_line(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = set()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        flags = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":", 1)[1].split())
-    except (OSError, StopIteration):
-        pass
-    bf16 = ", ".join(f for f in ("avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "none"
-    return (f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
-            f"({threads} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-            f"oneDNN bf16 flags: {bf16}), Python {platform.python_version()}")
-
-
 def _fmt(value: float, digits: int = 2) -> str:
     if value != value:  # NaN
         return "-"
@@ -489,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     names = list_models("recognition") + list(PEERS) if args.models == "all" else args.models.split(",")
     variants = args.inputs.split(",")
-    machine = machine_line(torch.get_num_threads())
+    machine = str(machine_info())
     print(machine, flush=True)
     print(f"oneDNN available: {torch.backends.mkldnn.is_available()}, "
           f"bf16 supported: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}", flush=True)

@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 
 import torch
-from bench_models import input_channels_last, machine_line, to_channels_last
+from bench_models import input_channels_last, to_channels_last
 from torch import nn
 
 from vidlearn.models import create, get_model_info
+from vidlearn.utils import machine_info
 
 ALL_OPTIONS = ("fp32", "fp32_cl", "bf16_autocast", "fast", "bf16_weights", "fp32_frozen", "compile_fp32",
                "compile_fast")
@@ -70,7 +71,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     options = args.options.split(",") if args.options else [
         o for o in ALL_OPTIONS if args.compile or not o.startswith("compile")]
-    print(machine_line(torch.get_num_threads()), flush=True)
+    print(machine_info(), flush=True)
     info = get_model_info(args.model)
     torch.manual_seed(0)
     model = create(args.model)

@@ -32,6 +32,7 @@ from vidlearn.recognition.datasets import (
     skipped_videos,
 )
 from vidlearn.recognition.datasets import frames as frames_module
+from vidlearn.recognition.datasets.lists import read_labelled_list
 from vidlearn.video import write_video as write_video_file
 from vidlearn.video.errors import VideoDecodeError
 from vidlearn.video.sampling import CenterClipSampler, RandomClipSampler, UniformClipSampler
@@ -486,6 +487,59 @@ def test_video_folder_and_multi_label_list(tmp_path):
     list_file.write_text("a_class/y.avi 0\nb_class/x.avi 3\n")
     with pytest.raises(AnnotationError, match=r"list.txt:2: unknown class 3 \(labels are 0..1\)"):
         VideoListDataset(list_file, root, classes=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("text", "line_number", "reason"),
+    [
+        ("a.avi 0\nb.avi x1\n", 2, "malformed label 'x1' (expected an integer)"),
+        ("a.avi 0\n\nb.avi 1.5\n", 3, "malformed label '1.5' (expected an integer)"),
+        ("a.avi 0\nb.avi\n", 2, "malformed line (expected '<path> <label>')"),
+        ("a.avi 0 1\n", 1, "malformed line (expected '<path> <label>')"),
+        ("a.avi -1\n", 1, "unknown class -1 (labels are >= 0)"),
+    ],
+)
+def test_malformed_label_line_names_file_line_number_and_line(tmp_path, text, line_number, reason):
+    list_file = tmp_path / "train_list.txt"
+    list_file.write_text(text)
+    bad_line = text.splitlines()[line_number - 1]
+    with pytest.raises(AnnotationError) as error:
+        read_labelled_list(list_file, ("<path>",))
+    assert (error.value.file, error.value.line_number, error.value.line) == (
+        str(list_file),
+        line_number,
+        bad_line,
+    )
+    assert str(error.value) == f"{list_file}:{line_number}: {reason}: {bad_line!r}"
+    # Both list datasets parse their labels through it.
+    with pytest.raises(AnnotationError, match=re.escape(f"{list_file}:{line_number}: {reason}")):
+        VideoListDataset(list_file, tmp_path)
+
+
+def test_labelled_list_labels_and_class_names(tmp_path):
+    list_file = tmp_path / "rawframes.txt"
+    list_file.write_text("clip_a 6 2\nclip_b 4 0\n")
+    entries, names = read_labelled_list(list_file, ("<frame dir>", "<num_frames>"))
+    assert [(line.number, line.fields[0], label) for line, label in entries] == [
+        (1, "clip_a", 2),
+        (2, "clip_b", 0),
+    ]
+    assert names == ["0", "1", "2"]
+    list_file.write_text("clip_a 6 2 0\nclip_b 4 1\n")
+    entries, names = read_labelled_list(
+        list_file, ("<frame dir>", "<num_frames>"), multi_label=True, classes=["run", "jump", "swim"]
+    )
+    assert [label for _, label in entries] == [(2, 0), (1,)] and names == ["run", "jump", "swim"]
+    with pytest.raises(AnnotationError, match=r"rawframes.txt:1: unknown class 2 \(labels are 0..1\)"):
+        RawframeDataset(list_file, tmp_path, multi_label=True, num_classes=2)
+    list_file.write_text("clip_a 6\n")
+    with pytest.raises(
+        AnnotationError,
+        match=r"rawframes.txt:1: malformed line \(expected '<frame dir> <num_frames> <label>'\)",
+    ):
+        RawframeDataset(list_file, tmp_path)
+    with pytest.raises(ValueError, match="multi_label=True needs num_classes or classes"):
+        read_labelled_list(list_file, ("<path>",), multi_label=True)
 
 
 def test_with_the_standard_test_pipeline_ten_clips_three_crops(tmp_path):

@@ -18,10 +18,11 @@ import torch
 from av.video.reformatter import VideoReformatter
 
 from vidlearn.video import VideoDecodeError, VideoReader, available_backends, probe_video, write_video
-from vidlearn.video.backends import BACKEND_CLASSES
+from vidlearn.video import backends as video_backends
+from vidlearn.video.backends import BACKEND_CLASSES, backend_status
+from vidlearn.video.backends.base import Deadline, DecoderBackend, probe_decoding
 
 BACKENDS = available_backends()
-OPTIONAL_BACKENDS = {"torchcodec": "torchcodec", "decord": "decord (pip install decord2)"}
 
 # Real clips of the shared test material: (path, frame count of a full decode, random indices).
 CLIPS = {
@@ -47,13 +48,13 @@ KNOWN_FAILURES = {
 }
 
 
+# An optional backend that does not decode here (not installed, or torchcodec without FFmpeg's
+# shared libraries) skips its cases with the probe's reason.
 ALL_BACKENDS = [
     pytest.param(
         name,
         id=name,
-        marks=[]
-        if name in BACKENDS
-        else pytest.mark.skip(reason=f"{OPTIONAL_BACKENDS[name]} is not installed here"),
+        marks=[] if name in BACKENDS else pytest.mark.skip(reason=backend_status(name).reason),
     )
     for name in ("pyav", "torchcodec", "decord")
 ]
@@ -388,6 +389,121 @@ def test_unknown_or_missing_backend_is_a_clear_error(generated_videos) -> None:
     path = generated_videos["h264-mp4-b2-gop10"]
     with pytest.raises(ValueError, match="unknown video backend 'opencv'"):
         VideoReader(path, backend="opencv")
+
+
+@pytest.fixture
+def fresh_backend_status():
+    """Probe backends again in this test, and again after it (the answers are cached per process)."""
+    backend_status.cache_clear()
+    yield backend_status
+    backend_status.cache_clear()
+
+
+class _OpenedBackend(DecoderBackend):
+    """Stands in for a backend that opens every file: records that it was chosen."""
+
+    name = "decord"
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path, self.num_frames, self.fps, self.height, self.width = path, 1, 25.0, 2, 2
+        self.duration, self.codec = 0.04, "h264"
+
+    def get_frames(self, indices, size, deadline: Deadline) -> np.ndarray:
+        return np.zeros((len(indices), 2, 2, 3), dtype=np.uint8)
+
+    def iter_frames(self, deadline: Deadline):
+        yield np.zeros((2, 2, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ["torchcodec", "decord"])
+def test_a_backend_whose_probe_fails_is_unavailable_with_its_reason(
+    fresh_backend_status, monkeypatch, name: str
+) -> None:
+    module = {"torchcodec": video_backends.torchcodec_backend, "decord": video_backends.decord_backend}[name]
+    reason = f"{name} is installed but cannot decode a video: libavcodec.so.59 not found (simulated)"
+    monkeypatch.setattr(module, "probe", lambda: reason)
+    status = backend_status(name)
+    assert (status.name, status.available, status.reason) == (name, False, reason)
+    assert name not in available_backends()
+    assert available_backends()[0] == "pyav"
+
+
+def test_auto_never_opens_an_unavailable_backend(fresh_backend_status, monkeypatch, tmp_path: Path) -> None:
+    """PyAV refuses the file; torchcodec's probe fails, so auto goes on to decord without trying it."""
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"not read by the stand-in backends")
+    tried: list[str] = []
+
+    def refusing(name: str):
+        def open_backend(path: Path, timeout: float):
+            tried.append(name)
+            raise VideoDecodeError(path, f"{name} refuses it (simulated)")
+
+        return open_backend
+
+    monkeypatch.setattr(video_backends.torchcodec_backend, "probe", lambda: "torchcodec: simulated failure")
+    monkeypatch.setattr(video_backends.decord_backend, "probe", lambda: "")
+    monkeypatch.setitem(BACKEND_CLASSES, "pyav", refusing("pyav"))
+    monkeypatch.setitem(BACKEND_CLASSES, "torchcodec", refusing("torchcodec"))
+    monkeypatch.setitem(BACKEND_CLASSES, "decord", _OpenedBackend)
+    with VideoReader(path) as reader:
+        assert reader.backend == "decord"
+    assert tried == ["pyav"]
+    # With decord unavailable too, auto reports PyAV's reason, never torchcodec's.
+    backend_status.cache_clear()
+    monkeypatch.setattr(video_backends.decord_backend, "probe", lambda: "decord: simulated failure")
+    tried.clear()
+    with pytest.raises(VideoDecodeError, match="pyav refuses it"):
+        VideoReader(path)
+    assert tried == ["pyav"]
+
+
+def test_asking_for_an_unavailable_backend_names_the_reason(
+    fresh_backend_status, monkeypatch, generated_videos
+) -> None:
+    reason = "torchcodec is installed but cannot decode a video: libavutil.so.57 not found (simulated)"
+    monkeypatch.setattr(video_backends.torchcodec_backend, "probe", lambda: reason)
+    with pytest.raises(ValueError) as error:
+        VideoReader(generated_videos["h264-mp4-b2-gop10"], backend="torchcodec")
+    message = str(error.value)
+    assert message.startswith(f"video backend 'torchcodec' is not available here: {reason}; available: pyav")
+    assert "torchcodec" not in message.split("available: ")[-1]
+
+
+def test_probe_decodes_a_real_clip_and_reports_what_went_wrong() -> None:
+    def pyav_decode(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        return np.stack([frames[0], frames[3]])
+
+    assert probe_decoding("pyav", pyav_decode) == ""  # the probe clip decodes to its gray frames
+
+    def missing_libraries(path: Path) -> np.ndarray:
+        try:
+            raise OSError("libavutil.so.57: cannot open shared object file: No such file or directory")
+        except OSError as cause:
+            raise RuntimeError("Could not load libtorchcodec. Likely causes:\n  1. ...") from cause
+
+    reason = probe_decoding(
+        "torchcodec", missing_libraries, video_backends.torchcodec_backend._describe_load_failure
+    )
+    assert reason.startswith(
+        "torchcodec is installed but cannot decode a video: FFmpeg's shared libraries are not found "
+        "(libavutil.so.57); on Debian 12: apt-get install libavutil57 libavcodec59"
+    )
+    assert probe_decoding("x", lambda path: np.zeros((2, 48, 64), np.uint8)) == (
+        "x decodes the probe clip to uint8 (2, 48, 64), not uint8 (2, 48, 64, 3)"
+    )
+    assert probe_decoding("x", lambda path: np.zeros((2, 48, 64, 3), np.uint8)) == (
+        "x decodes the probe clip wrongly (gray 128 comes back off by up to 128)"
+    )
+
+    def long_message(path: Path) -> np.ndarray:
+        raise ValueError("no decoder for this file\n" + "traceback line\n" * 50)
+
+    assert probe_decoding("x", long_message) == (
+        "x is installed but cannot decode a video: ValueError: no decoder for this file"
+    )
 
 
 def test_closed_reader_refuses_work(generated_videos) -> None:

@@ -17,16 +17,14 @@ single-frame network can do no better than chance); C3D (Tran et al. 2015) and l
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vidlearn.recognition.recipe import DataConfig, RecognitionConfig, SyntheticConfig
+from vidlearn.utils import machine_info
 
 __all__ = ["DEMO_MODELS", "DemoModel", "run_demo"]
 
@@ -63,17 +61,18 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
 
 
 @dataclass
-class DemoSettings:
-    """Size of the built-in benchmark run by the demo."""
+class DemoSettings(SyntheticConfig):
+    """The demo's run: the built-in dataset (the fields of :class:`SyntheticConfig`, with the demo's
+    preset and training-set size), data-loading ``workers`` and the ``models`` to train."""
 
     preset: str = "motion4"
     num_train: int = 800
-    num_test: int = 160
-    num_frames: int = 16
-    size: tuple[int, int] = (32, 32)
-    seed: int = 0
     workers: int = 2
     models: tuple[DemoModel, ...] = field(default=DEMO_MODELS)
+
+    def synthetic(self) -> SyntheticConfig:
+        """The dataset part alone, as a recipe's ``data.synthetic`` takes it."""
+        return SyntheticConfig(**{spec.name: getattr(self, spec.name) for spec in fields(SyntheticConfig)})
 
 
 def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir: Path) -> RecognitionConfig:
@@ -91,10 +90,7 @@ def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir:
         std=(0.25, 0.25, 0.25),
         batch_size=model.batch_size,
         num_workers=settings.workers,
-        synthetic=SyntheticConfig(
-            preset=settings.preset, num_train=settings.num_train, num_test=settings.num_test,
-            num_frames=settings.num_frames, size=settings.size, seed=settings.seed,
-        ),
+        synthetic=settings.synthetic(),
     )
     cfg.optim.name = "adamw"
     cfg.optim.lr = model.lr
@@ -146,16 +142,10 @@ def _plot_curves(runs: dict[str, list[dict[str, Any]]], chance: float, path: Pat
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
+    """:func:`vidlearn.utils.machine_info` as JSON fields, its one-line form as ``description``, and
+    ``threads`` (the torch thread count, the key the talk benchmark's table reads)."""
+    info = machine_info()
+    return {**info.as_dict(), "threads": info.torch_threads, "description": str(info)}
 
 
 def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None = None,
@@ -249,8 +239,7 @@ def _report(results: dict[str, Any], table: str) -> str:
         "`<model>/per_class.csv`; weights: `<model>/model.safetensors` (try "
         "`vidlearn predict VIDEO --checkpoint runs/demo/c3d/model.safetensors`).",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['threads']} threads, torch "
-        f"{results['machine']['torch']}. Total time {results['total_seconds']:.0f} s.",
+        f"Machine: {results['machine']['description']}. Total time {results['total_seconds']:.0f} s.",
         "",
     ]
     return "\n".join(lines)

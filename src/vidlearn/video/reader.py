@@ -1,7 +1,7 @@
 """Reading frames from video files: :class:`VideoReader`, :func:`probe_video`.
 
 The reader is frame-exact: ``get_frames([i])`` is the frame a full sequential decode gives at
-index ``i``, for every backend (PyAV always; torchcodec and decord when installed). ``num_frames``
+index ``i``, for every backend (PyAV always; torchcodec and decord when they decode here). ``num_frames``
 counts the frames a full decode gives, not the header's claim (an MP4 whose edit list drops the
 last packet says 443 frames in its header and decodes 442).
 
@@ -25,7 +25,13 @@ from types import TracebackType
 import numpy as np
 import torch
 
-from vidlearn.video.backends import AUTO_ORDER, BACKEND_CLASSES, available_backends, backend_is_available
+from vidlearn.video.backends import (
+    AUTO_ORDER,
+    BACKEND_CLASSES,
+    available_backends,
+    backend_is_available,
+    backend_status,
+)
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file, resolve_size
 from vidlearn.video.backends.pyav import PyAVBackend
 from vidlearn.video.errors import VideoDecodeError
@@ -85,8 +91,10 @@ class VideoReader:
     """Random access to the frames of one video file.
 
     ``backend`` is ``"pyav"``, ``"torchcodec"``, ``"decord"`` or ``"auto"`` (the first of
-    ``AUTO_ORDER`` that is installed and opens the file; if it later fails on this file, the reader
-    moves on to the next one). ``decode_timeout`` bounds, in seconds, opening the file and each
+    ``AUTO_ORDER`` that is available and opens the file; if it later fails on this file, the reader
+    moves on to the next one). A backend is available when it imports and decodes a probe clip
+    here (:func:`vidlearn.video.backends.backend_status`); asking for one that is not raises
+    ``ValueError`` with the reason. ``decode_timeout`` bounds, in seconds, opening the file and each
     :meth:`get_frames` call; past it a :class:`VideoDecodeError` is raised (PyAV checks it between
     packets; other backends after each call).
 
@@ -102,9 +110,10 @@ class VideoReader:
         if backend == "auto":
             self._candidates = list(AUTO_ORDER)  # availability is checked when a name is reached
         elif backend in BACKEND_CLASSES:
-            if not backend_is_available(backend):
+            status = backend_status(backend)
+            if not status.available:
                 raise ValueError(
-                    f"video backend {backend!r} is not installed or does not work here; "
+                    f"video backend {backend!r} is not available here: {status.reason}; "
                     f"available: {', '.join(available_backends())}"
                 )
             self._candidates = [backend]

@@ -15,12 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vidlearn.recognition.datasets.annotations import VideoSample, read_class_names, read_lines
+from vidlearn.recognition.datasets.annotations import (
+    AnnotationLine,
+    VideoSample,
+    read_class_names,
+    read_lines,
+)
 from vidlearn.recognition.datasets.base import VideoClipDataset
 from vidlearn.recognition.datasets.frames import FlowFrames, FrameSource, JpegFrames
 from vidlearn.recognition.datasets.kinetics import VIDEO_EXTENSIONS
 
-__all__ = ["RawframeDataset", "VideoFolder", "VideoListDataset"]
+__all__ = ["RawframeDataset", "VideoFolder", "VideoListDataset", "read_labelled_list"]
 
 
 def _class_list(classes: Sequence[str] | str | Path | None, labels: list[int]) -> list[str]:
@@ -31,17 +36,52 @@ def _class_list(classes: Sequence[str] | str | Path | None, labels: list[int]) -
     return list(classes)
 
 
-def _parse_labels(line: Any, fields: Sequence[str], num_classes: int | None) -> tuple[int, ...]:
-    labels = []
-    for text in fields:
-        if not text.lstrip("-").isdigit():
-            raise line.error(f"malformed label {text!r} (expected an integer)")
-        value = int(text)
-        if value < 0 or (num_classes is not None and value >= num_classes):
-            limit = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
-            raise line.error(f"unknown class {value} (labels are {limit})")
-        labels.append(value)
-    return tuple(labels)
+def read_labelled_list(
+    list_file: str | Path,
+    leading: Sequence[str],
+    *,
+    multi_label: bool = False,
+    num_classes: int | None = None,
+    classes: Sequence[str] | str | Path | None = None,
+) -> tuple[list[tuple[AnnotationLine, int | tuple[int, ...]]], list[str]]:
+    """Read an MMAction2 list file whose lines are ``<leading fields> <label>``.
+
+    ``leading`` names the fields before the label (``("<path>",)`` for a video list,
+    ``("<frame dir>", "<num_frames>")`` for a rawframe list); with ``multi_label`` a line ends in
+    one or more labels, ``<l1> <l2> ...``. ``classes`` (names, or a file of names, one per line) or
+    ``num_classes`` bounds the labels; without either, labels must be non-negative and the class
+    names are ``"0"``, ``"1"``, ... up to the largest label.
+
+    Returns each line with its label (an int; a tuple of ints with ``multi_label``) and the class
+    names. A line with the wrong number of fields, a label that is not an integer or one outside
+    the classes raises :class:`AnnotationError` naming the file, the line number and the line.
+    """
+    names = _class_list(classes, []) if classes is not None else None
+    if names is not None:
+        num_classes = len(names)
+    if multi_label and num_classes is None:
+        raise ValueError("multi_label=True needs num_classes or classes")
+    form = " ".join([*leading, "<label>", *(["[<label> ...]"] if multi_label else [])])
+    entries: list[tuple[AnnotationLine, int | tuple[int, ...]]] = []
+    seen: list[int] = []
+    for line in read_lines(list_file):
+        label_fields = line.fields[len(leading) :]
+        if not label_fields or (not multi_label and len(label_fields) != 1):
+            raise line.error(f"malformed line (expected '{form}')")
+        labels = []
+        for text in label_fields:
+            if not text.lstrip("-").isdigit():
+                raise line.error(f"malformed label {text!r} (expected an integer)")
+            value = int(text)
+            if value < 0 or (num_classes is not None and value >= num_classes):
+                limit = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
+                raise line.error(f"unknown class {value} (labels are {limit})")
+            labels.append(value)
+        seen.extend(labels)
+        entries.append((line, tuple(labels) if multi_label else labels[0]))
+    if names is None:
+        names = _class_list(None, seen) if num_classes is None else [str(i) for i in range(num_classes)]
+    return entries, names
 
 
 class VideoFolder(VideoClipDataset):
@@ -87,31 +127,19 @@ class VideoListDataset(VideoClipDataset):
         classes: Sequence[str] | str | Path | None = None,
         **kwargs: Any,
     ) -> None:
-        names = _class_list(classes, []) if classes is not None else None
-        if names is not None:
-            num_classes = len(names)
-        if multi_label and num_classes is None:
-            raise ValueError("multi_label=True needs num_classes or classes")
         self.list_file = Path(list_file)
-        samples = []
-        for line in read_lines(list_file):
-            if len(line.fields) < 2 or (not multi_label and len(line.fields) != 2):
-                form = "<path> <label> [<label> ...]" if multi_label else "<path> <label>"
-                raise line.error(f"malformed line (expected '{form}')")
-            labels = _parse_labels(line, line.fields[1:], num_classes)
-            samples.append(
-                VideoSample(
-                    path=str(Path(root) / line.fields[0]),
-                    label=labels if multi_label else labels[0],
-                    key=line.fields[0],
-                    source=f"{line.file}:{line.number}: {line.text!r}",
-                )
+        entries, names = read_labelled_list(
+            list_file, ("<path>",), multi_label=multi_label, num_classes=num_classes, classes=classes
+        )
+        samples = [
+            VideoSample(
+                path=str(Path(root) / line.fields[0]),
+                label=label,
+                key=line.fields[0],
+                source=f"{line.file}:{line.number}: {line.text!r}",
             )
-        if names is None:
-            flat = [
-                label for sample in samples for label in (sample.label if multi_label else (sample.label,))
-            ]
-            names = _class_list(None, flat) if num_classes is None else [str(i) for i in range(num_classes)]
+            for line, label in entries
+        ]
         super().__init__(samples, names, root=root, multi_label=multi_label, **kwargs)
 
 
@@ -136,35 +164,29 @@ class RawframeDataset(VideoClipDataset):
         classes: Sequence[str] | str | Path | None = None,
         **kwargs: Any,
     ) -> None:
-        names = _class_list(classes, []) if classes is not None else None
-        if names is not None:
-            num_classes = len(names)
-        if multi_label and num_classes is None:
-            raise ValueError("multi_label=True needs num_classes or classes")
         self.list_file = Path(list_file)
         self.filename_tmpl = filename_tmpl
         self.start_index = start_index
+        entries, names = read_labelled_list(
+            list_file,
+            ("<frame dir>", "<num_frames>"),
+            multi_label=multi_label,
+            num_classes=num_classes,
+            classes=classes,
+        )
         samples = []
-        for line in read_lines(list_file):
-            if len(line.fields) < 3 or (not multi_label and len(line.fields) != 3):
-                raise line.error("malformed line (expected '<frame dir> <num_frames> <label>')")
+        for line, label in entries:
             if not line.fields[1].isdigit():
                 raise line.error(f"malformed frame count {line.fields[1]!r} (expected an integer)")
-            labels = _parse_labels(line, line.fields[2:], num_classes)
             samples.append(
                 VideoSample(
                     path=str(Path(root) / line.fields[0]),
-                    label=labels if multi_label else labels[0],
+                    label=label,
                     key=line.fields[0],
                     num_frames=int(line.fields[1]),
                     source=f"{line.file}:{line.number}: {line.text!r}",
                 )
             )
-        if names is None:
-            flat = [
-                label for sample in samples for label in (sample.label if multi_label else (sample.label,))
-            ]
-            names = _class_list(None, flat) if num_classes is None else [str(i) for i in range(num_classes)]
         if kwargs.get("flow_root") is not None:
             raise ValueError("RawframeDataset reads flow from the frame folders listed; drop flow_root")
         super().__init__(samples, names, root=root, multi_label=multi_label, **kwargs)

@@ -8,15 +8,26 @@ frames back into the caller's order (with repeats) itself.
 from __future__ import annotations
 
 import abc
+import re
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from vidlearn.video.errors import VideoDecodeError
 
-__all__ = ["Deadline", "DecoderBackend", "check_readable_file", "resolve_size"]
+__all__ = [
+    "Deadline",
+    "DecoderBackend",
+    "check_readable_file",
+    "describe_import_failure",
+    "missing_shared_libraries",
+    "probe_decoding",
+    "resolve_size",
+    "summarize_error",
+]
 
 
 class DecoderBackend(abc.ABC):
@@ -98,3 +109,84 @@ def resolve_size(height: int, width: int, size: int | tuple[int, int] | None) ->
             raise ValueError(f"size must be positive (height, width), got {tuple(size)}")
         return out_h, out_w
     raise ValueError(f"size must be None, an int (short side) or (height, width), got {size!r}")
+
+
+# ------------------------------------------------------------------ availability probes
+#
+# An optional backend counts as available only when it decodes: a package can import and still
+# fail on the first file (torchcodec imports without FFmpeg's shared libraries and fails when it
+# opens a video). Each optional backend's ``probe()`` decodes this tiny clip once per process.
+
+PROBE_FRAMES = 4
+PROBE_HEIGHT, PROBE_WIDTH = 48, 64  # decord2 3.4 fails on some widths (48 among them), not on 64
+PROBE_GRAY = 128  # the uniform colour of the probe clip
+_PROBE_TOLERANCE = 12  # MPEG-4 at default quality on a flat picture stays within a few values
+
+
+def write_probe_clip(folder: Path) -> Path:
+    """Write the probe clip to ``folder``: 4 uniform gray frames, 64x48, MPEG-4 Part 2 in MP4.
+
+    MPEG-4 Part 2 is FFmpeg's own codec, so every FFmpeg build decodes it.
+    """
+    import av  # PyAV is the required backend; it writes the clip the optional ones must read
+
+    path = folder / "probe.mp4"
+    picture = np.full((PROBE_HEIGHT, PROBE_WIDTH, 3), PROBE_GRAY, dtype=np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = PROBE_WIDTH, PROBE_HEIGHT, "yuv420p"
+        for _ in range(PROBE_FRAMES):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def summarize_error(error: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message``, cut to ``limit`` characters (some libraries put whole
+    tracebacks into their messages)."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0].strip() if lines else ''}".rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def missing_shared_libraries(error: BaseException) -> list[str]:
+    """Shared libraries the dynamic loader could not find, named anywhere in ``error``'s message
+    or in the errors it was raised from."""
+    texts = []
+    while error is not None:
+        texts.append(str(error))
+        error = error.__cause__ or error.__context__
+    found = re.findall(r"([\w.+-]+\.so[.\d]*): cannot open shared object file", "\n".join(texts))
+    return sorted(set(found))
+
+
+def describe_import_failure(package: str, error: BaseException, install: str) -> str:
+    """Why ``package`` is unavailable when importing it raised ``error``."""
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == package:
+        return f"{package} is not installed ({install})"
+    return f"{package} is installed but does not import ({summarize_error(error)})"
+
+
+def probe_decoding(
+    package: str,
+    decode: Callable[[Path], np.ndarray],
+    describe: Callable[[BaseException], str] = summarize_error,
+) -> str:
+    """Decode the probe clip with ``decode(path) -> uint8 (T, H, W, 3)`` (frames 0 and 3).
+
+    Returns ``""`` when the frames come out right, else the reason, starting with ``package``;
+    ``describe`` turns a library's exception into a short cause.
+    """
+    with tempfile.TemporaryDirectory(prefix="vidlearn-probe-") as folder:
+        path = write_probe_clip(Path(folder))
+        try:
+            frames = np.asarray(decode(path))
+        except Exception as error:  # the library's own exception types
+            return f"{package} is installed but cannot decode a video: {describe(error)}"
+    expected = (2, PROBE_HEIGHT, PROBE_WIDTH, 3)
+    if frames.shape != expected or frames.dtype != np.uint8:
+        return f"{package} decodes the probe clip to {frames.dtype} {frames.shape}, not uint8 {expected}"
+    deviation = int(np.abs(frames.astype(np.int16) - PROBE_GRAY).max())
+    if deviation > _PROBE_TOLERANCE:
+        return f"{package} decodes the probe clip wrongly (gray {PROBE_GRAY} comes back off by up to {deviation})"
+    return ""

@@ -1,4 +1,4 @@
-"""decord backend (the ``decord2`` package on PyPI, a maintained build of decord), when installed.
+"""decord backend (the ``decord2`` package on PyPI, a maintained build of decord), when it decodes here.
 
 decord reads the frame count from the container header, which can count a frame that FFmpeg
 discards (an MP4 edit list ending before the last packet); ``num_frames`` and the other metadata
@@ -18,21 +18,32 @@ from pathlib import Path
 
 import numpy as np
 
-from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+from vidlearn.video.backends.base import (
+    Deadline,
+    DecoderBackend,
+    check_readable_file,
+    describe_import_failure,
+    probe_decoding,
+)
 from vidlearn.video.errors import VideoDecodeError
 
-__all__ = ["DecordBackend", "is_available"]
+__all__ = ["DecordBackend", "probe"]
 
 _CHUNK = 16
 
 
-def is_available() -> bool:
-    """Whether decord imports."""
+def probe() -> str:
+    """``""`` when decord imports and decodes a tiny clip here, else why not."""
     try:
-        import decord  # noqa: F401
-    except Exception:
-        return False
-    return True
+        import decord
+    except Exception as error:  # a missing package or a broken build
+        return describe_import_failure("decord", error, "pip install decord2")
+
+    def decode(path: Path) -> np.ndarray:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        return reader.get_batch([0, 3]).asnumpy()
+
+    return probe_decoding("decord", decode)
 
 
 def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

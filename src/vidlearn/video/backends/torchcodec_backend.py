@@ -1,4 +1,4 @@
-"""torchcodec backend (Meta's FFmpeg-based decoder for PyTorch), used when it is installed.
+"""torchcodec backend (Meta's FFmpeg-based decoder for PyTorch), used when it decodes here.
 
 torchcodec links the system's FFmpeg libraries (on Debian 12: ``libavcodec59`` and friends) and
 must match the installed torch release. ``seek_mode="exact"`` scans the file once on open, so frame
@@ -17,21 +17,50 @@ from pathlib import Path
 
 import numpy as np
 
-from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+from vidlearn.video.backends.base import (
+    Deadline,
+    DecoderBackend,
+    check_readable_file,
+    describe_import_failure,
+    missing_shared_libraries,
+    probe_decoding,
+    summarize_error,
+)
 from vidlearn.video.errors import VideoDecodeError
 
-__all__ = ["TorchCodecBackend", "is_available"]
+__all__ = ["TorchCodecBackend", "probe"]
 
 _CHUNK = 16  # frames per call while iterating: bounded memory, few calls
 
 
-def is_available() -> bool:
-    """Whether torchcodec imports and finds its FFmpeg libraries."""
+def _describe_load_failure(error: BaseException) -> str:
+    """torchcodec's message on missing FFmpeg libraries lists a traceback per FFmpeg release it
+    tried; name the libraries the loader did not find instead."""
+    missing = missing_shared_libraries(error)
+    if missing:
+        return (
+            f"FFmpeg's shared libraries are not found ({', '.join(missing)}); on Debian 12: "
+            "apt-get install libavutil57 libavcodec59 libavformat59 libavdevice59 libavfilter8 "
+            "libswscale6 libswresample4"
+        )
+    return summarize_error(error)
+
+
+def probe() -> str:
+    """``""`` when torchcodec imports and decodes a tiny clip here, else why not.
+
+    Importing torchcodec succeeds without FFmpeg's shared libraries; only decoding tells.
+    """
     try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401
-    except Exception:  # a missing package, a torch mismatch or missing FFmpeg libraries
-        return False
-    return True
+        from torchcodec.decoders import VideoDecoder
+    except Exception as error:  # a missing package or a torch mismatch
+        return describe_import_failure("torchcodec", error, "pip install torchcodec")
+
+    def decode(path: Path) -> np.ndarray:
+        decoder = VideoDecoder(str(path), dimension_order="NHWC", seek_mode="exact")
+        return decoder.get_frames_at([0, 3]).data.numpy()
+
+    return probe_decoding("torchcodec", decode, _describe_load_failure)
 
 
 class TorchCodecBackend(DecoderBackend):

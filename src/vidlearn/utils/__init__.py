@@ -1,0 +1,8 @@
+"""Small helpers shared by the wings, the demo and the benchmarks.
+
+This package sits below the wings: it imports no wing (nor ``cli``), so anything may use it.
+"""
+
+from vidlearn.utils.machine import MachineInfo, machine_info
+
+__all__ = ["MachineInfo", "machine_info"]

@@ -1,0 +1,46 @@
+"""The demo's settings reuse the recipe's SyntheticConfig; its results record the machine."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from vidlearn.recognition.demo import DEMO_MODELS, DemoSettings, _machine, _recipe, _report
+from vidlearn.recognition.recipe import SyntheticConfig
+
+
+def test_settings_are_a_synthetic_config_with_the_demo_sizes() -> None:
+    settings = DemoSettings()
+    synthetic_fields = {spec.name for spec in dataclasses.fields(SyntheticConfig)}
+    demo_fields = {spec.name for spec in dataclasses.fields(DemoSettings)}
+    assert demo_fields == synthetic_fields | {"workers", "models"}
+    assert settings.synthetic() == SyntheticConfig(
+        preset="motion4", num_train=800, num_test=160, num_frames=16, size=(32, 32), fps=25, seed=0
+    )
+    assert (settings.workers, settings.models) == (2, DEMO_MODELS)
+
+
+def test_recipe_carries_the_dataset_part_as_a_plain_synthetic_config(tmp_path: Path) -> None:
+    settings = DemoSettings(workers=0, seed=3)
+    settings.num_train, settings.num_test = 160, 48  # what `vidlearn demo --quick` sets
+    cfg = _recipe(DEMO_MODELS[2], settings, tmp_path / "data", tmp_path / "c3d")
+    assert type(cfg.data.synthetic) is SyntheticConfig  # no demo fields (models, workers) in the recipe
+    assert cfg.data.synthetic == SyntheticConfig(preset="motion4", num_train=160, num_test=48, seed=3)
+    assert (cfg.data.clip_len, cfg.data.crop_size, cfg.data.num_workers) == (16, 32, 0)
+    assert (cfg.train.seed, cfg.train.max_epochs, cfg.model.name) == (3, 12, "c3d")
+
+
+def test_machine_record_has_the_description_and_the_talk_table_keys() -> None:
+    machine = _machine()
+    assert machine["torch"] == torch.__version__ and machine["threads"] == torch.get_num_threads()
+    assert isinstance(machine["cpu"], str) and machine["cpu"]
+    assert f"torch {torch.__version__}" in machine["description"]
+    results = {
+        "dataset": {"preset": "motion4", "classes": ["a", "b"], "num_train": 8, "num_test": 4, "clip": [16, 32, 32]},
+        "models": {},
+        "machine": machine,
+        "total_seconds": 12.0,
+    }
+    assert f"Machine: {machine['description']}. Total time 12 s." in _report(results, "| table |")
