@@ -2,7 +2,7 @@
 
 For every registered recognition model (``vidlearn.models.list_models("recognition")``) and two
 inputs, the *paper* input (``create(name)`` at ``input_shape``) and the *small* input (the registry's
-CPU-sized variant, ``create(name, **test_kwargs)`` at ``small_input_shape``), the script measures in
+CPU-sized variant, ``create(name, **small_kwargs)`` at ``small_input_shape``), the script measures in
 one run:
 
 * inference throughput (clips/s, ``torch.inference_mode``, eval mode) and the time of one training
@@ -124,7 +124,7 @@ def zoo_case(name: str, variant: str) -> Case:
         num_classes = info.default_num_classes
     else:
         shape = info.small_input_shape or info.input_shape
-        kwargs = dict(info.test_kwargs)
+        kwargs = dict(info.small_kwargs)
         num_classes = kwargs.pop("num_classes", info.default_num_classes)
     shapes = shape if isinstance(shape[0], tuple) else (shape,)
     return Case(name, variant, lambda: create(name, num_classes=num_classes, **kwargs), tuple(shapes), num_classes)

@@ -1,15 +1,30 @@
-"""The model registry: registration, lookup, create, and the zoo-test fields of ModelInfo."""
+"""The model registry: registration, wing inference, lookup, create, models with and without classes."""
 
 from __future__ import annotations
 
+import ast
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from vidlearn.models import create, get_model_info, list_models, register_model
+import vidlearn.models.weights as weights_module
+from vidlearn.models import (
+    WINGS,
+    CheckpointLoadError,
+    create,
+    get_model_info,
+    list_models,
+    load_weights,
+    register_model,
+    save_weights,
+    unregister_model,
+)
 from vidlearn.models import registry as registry_module
 from vidlearn.models.flops import count_flops
 from vidlearn.models.layers import (
@@ -18,6 +33,8 @@ from vidlearn.models.layers import (
     MaxPool3dSame,
     same_padding,
 )
+
+TESTS = Path(__file__).resolve().parents[1]
 
 
 class _Toy(nn.Module):
@@ -29,36 +46,50 @@ class _Toy(nn.Module):
         return self.fc(x.mean(dim=(2, 3, 4))[:, :1].expand(-1, self.fc.in_features))
 
 
+class _ToyUpscaler(nn.Module):
+    """A classless model (as a super-resolution network): ``(B, T, C, h, w) -> (B, T, C, 2h, 2w)``."""
+
+    def __init__(self, *, channels: int = 3, scale: int = 2) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(channels, channels * scale * scale, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.flatten(0, 1)
+        return self.shuffle(self.body(frames)).unflatten(0, x.shape[:2])
+
+
 @pytest.fixture
 def toy_names() -> Iterator[list[str]]:
     """Names registered by a test, removed afterwards so the zoo stays as the wings define it."""
     names: list[str] = []
     yield names
     for name in names:
-        registry_module._REGISTRY.pop(name, None)
+        if name in registry_module._REGISTRY:
+            unregister_model(name)
 
 
-def test_register_and_create_with_zoo_fields(toy_names: list[str]) -> None:
+def test_register_and_create_a_classifier(toy_names: list[str]) -> None:
     toy_names.append("toy_clip_model")
 
     @register_model("toy_clip_model", wing="recognition", paper="Nobody 2099", input_shape=(3, 8, 16, 16),
-                    default_num_classes=9, small_input_shape=[3, 2, 4, 4], reference_num_params=45,
-                    test_kwargs={"width": 2}, test_exemptions={"export": "reason given here"})
+                    default_num_classes=9, small_input_shape=[3, 2, 4, 4], small_kwargs={"width": 2})
     def toy(*, num_classes: int, width: int = 4) -> _Toy:
         """A toy model for the registry tests."""
         return _Toy(num_classes=num_classes, width=width)
 
     info = get_model_info("toy_clip_model")
     assert info.description == "A toy model for the registry tests."
-    assert info.family == "toy_clip_model"
+    assert info.family == "toy_clip_model" and info.wing == "recognition" and info.has_classes
     assert info.small_input_shape == (3, 2, 4, 4) and info.num_inputs == 1
-    assert info.reference_num_params == 45 and dict(info.test_kwargs) == {"width": 2}
-    assert info.test_exemptions["export"] == "reason given here"
+    assert dict(info.small_kwargs) == {"width": 2}
     assert "toy_clip_model" in list_models("recognition")
     model = create("toy_clip_model")
     assert model.fc.out_features == 9 and model.vidlearn_name == "toy_clip_model"
-    assert sum(p.numel() for p in model.parameters()) == info.reference_num_params
+    assert model.vidlearn_family == "toy_clip_model"
+    assert sum(p.numel() for p in model.parameters()) == 4 * 9 + 9
     assert create("toy_clip_model", num_classes=2, width=3).fc.weight.shape == (2, 3)
+    assert create("toy_clip_model", **info.small_kwargs).fc.weight.shape == (9, 2)
 
 
 def test_multi_input_models_give_one_shape_per_tensor(toy_names: list[str]) -> None:
@@ -70,21 +101,129 @@ def test_multi_input_models_give_one_shape_per_tensor(toy_names: list[str]) -> N
 
 
 def test_registration_errors(toy_names: list[str]) -> None:
-    with pytest.raises(ValueError, match=r"unknown test_exemptions key\(s\) \['exprot'\]"):
-        register_model("toy_bad", wing="recognition", paper="p", input_shape=(3, 1, 1, 1),
-                       default_num_classes=1, test_exemptions={"exprot": "typo"})
     toy_names.append("toy_once")
     register_model("toy_once", wing="recognition", paper="p", input_shape=(3, 1, 1, 1),
                    default_num_classes=1)(lambda *, num_classes: _Toy(num_classes=num_classes))
     with pytest.raises(ValueError, match="'toy_once' is already registered"):
         register_model("toy_once", wing="recognition", paper="p", input_shape=(3, 1, 1, 1),
                        default_num_classes=1)(lambda *, num_classes: _Toy(num_classes=num_classes))
+    with pytest.raises(ValueError, match=r"model 'toy_bad': default_num_classes must be a positive int or None, got 0"):
+        register_model("toy_bad", wing="recognition", paper="p", input_shape=(3, 1, 1, 1), default_num_classes=0)
+    with pytest.raises(ValueError, match="model 'toy_bad': unknown wing 'tracker'"):
+        register_model("toy_bad", wing="tracker", paper="p", input_shape=(3, 1, 1, 1))(_ToyUpscaler)
+    assert "toy_bad" not in registry_module._REGISTRY
+    with pytest.raises(KeyError, match="'toy_never' is not registered"):
+        unregister_model("toy_never")
+
+
+# --- the wing: inferred from the builder's module ---------------------------------------------------
+
+def _builder_in(module: str) -> type[nn.Module]:
+    return type("Builder", (_ToyUpscaler,), {"__module__": module})
+
+
+def test_wing_is_inferred_from_the_module_that_registers_the_model(toy_names: list[str]) -> None:
+    toy_names.extend(["toy_tracker_net", "toy_generator"])
+    register_model("toy_tracker_net", paper="p", input_shape=(3, 8, 8))(_builder_in("vidlearn.tracking.models.toy"))
+    register_model("toy_generator", paper="p", input_shape=(3, 8, 8))(_builder_in("vidlearn.generation.models"))
+    assert get_model_info("toy_tracker_net").wing == "tracking"
+    assert get_model_info("toy_generator").wing == "generation"
+    assert list_models("tracking") == ["toy_tracker_net"]
+    # the zoo's own models, e.g. vidlearn.recognition.models.c3d
+    assert get_model_info("c3d").builder.__module__ == "vidlearn.recognition.models.c3d"
+    assert get_model_info("c3d").wing == "recognition"
+
+
+def test_wing_that_cannot_be_inferred_or_contradicts_the_module_is_an_error(toy_names: list[str]) -> None:
+    with pytest.raises(ValueError, match=r"model 'toy_x': cannot infer its wing from module 'tests\.elsewhere'"):
+        register_model("toy_x", paper="p", input_shape=(3, 8, 8))(_builder_in("tests.elsewhere"))
+    with pytest.raises(ValueError, match=r"'toy_x' is defined in vidlearn\.superres\.models\.x \(wing 'superres'\), "
+                                         r"not in wing 'recognition'"):
+        register_model("toy_x", wing="recognition", paper="p", input_shape=(3, 8, 8))(
+            _builder_in("vidlearn.superres.models.x"))
+    assert "toy_x" not in registry_module._REGISTRY
+
+
+def test_wing_model_modules_lists_only_the_wings_that_have_a_models_package() -> None:
+    assert set(WINGS) == {"recognition", "tracking", "superres", "generation"}
+    src = Path(registry_module.__file__).resolve().parents[1]
+    expected = {wing for wing in WINGS if (src / wing / "models").is_dir() or (src / wing / "models.py").is_file()}
+    assert "recognition" in expected
+    assert set(registry_module.WING_MODEL_MODULES) == expected
+    assert registry_module._module_exists("vidlearn.recognition.models.c3d")
+    assert not registry_module._module_exists("vidlearn.tracking.no_such_module")
+    assert not registry_module._module_exists("vidlearn.models.registry.nothing_below_a_module")
+
+
+def test_importing_the_registry_imports_no_wing() -> None:
+    code = ("import sys, vidlearn.models; "
+            "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
+            "[['vidlearn', w] for w in vidlearn.models.WINGS]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_weights_module_does_not_import_the_registry() -> None:
+    # registry -> weights only: create() loads weights; load_weights finds the family on the model.
+    tree = ast.parse(Path(weights_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(name and name.startswith("vidlearn.models") for name in imported), imported
+
+
+def test_every_wing_with_models_has_a_zoo_test() -> None:
+    # A wing's first model must come with its zoo test (tests/<wing>/test_zoo.py, table keyed by name).
+    for wing in {get_model_info(name).wing for name in list_models()}:
+        assert (TESTS / wing / "test_zoo.py").is_file(), f"wing {wing!r} has models but no tests/{wing}/test_zoo.py"
+
+
+# --- a model without classes -------------------------------------------------------------------------
+
+@pytest.fixture
+def classless(toy_names: list[str]) -> str:
+    toy_names.append("toy_upscaler")
+    register_model("toy_upscaler", paper="Nobody 2099", input_shape=(4, 3, 8, 8), family="toy_sr",
+                   small_kwargs={"scale": 2})(_builder_in("vidlearn.superres.models.toy"))
+    return "toy_upscaler"
+
+
+def test_a_classless_model_registers_and_builds(classless: str) -> None:
+    info = get_model_info(classless)
+    assert info.wing == "superres" and info.default_num_classes is None and not info.has_classes
+    assert list_models("superres") == [classless]
+    model = create(classless, scale=3)  # no num_classes reaches the builder (it takes none)
+    assert model(torch.zeros(1, 2, 3, 5, 4)).shape == (1, 2, 3, 15, 12)
+    assert model.vidlearn_name == classless and model.vidlearn_family == "toy_sr"
+    with pytest.raises(ValueError, match=r"model 'toy_upscaler' \(superres\) has no classes; drop num_classes=10"):
+        create(classless, num_classes=10)
+
+
+def test_a_classless_model_loads_weights_strictly(classless: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = create(classless)
+    path = save_weights(source, tmp_path / "upscaler.safetensors")
+    target = create(classless, weights=path)  # through create, layout "vidlearn"
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    assert load_weights(create(classless), path) == "vidlearn"
+
+    import safetensors.torch
+
+    state = safetensors.torch.load_file(str(path))
+    extra = {**state, "head.weight": torch.zeros(2)}
+    safetensors.torch.save_file(extra, str(tmp_path / "extra.safetensors"))
+    with pytest.raises(CheckpointLoadError, match=r"unexpected keys \(1\): head\.weight"):
+        load_weights(create(classless), tmp_path / "extra.safetensors")
+    partial = {key: value for key, value in state.items() if key != "body.bias"}
+    safetensors.torch.save_file(partial, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(CheckpointLoadError, match=r"missing keys \(1\): body\.bias"):
+        load_weights(create(classless), tmp_path / "partial.safetensors")
 
 
 def test_unknown_names_are_explained() -> None:
     with pytest.raises(KeyError, match="did you mean i3d"):
         get_model_info("i3dd")
-    with pytest.raises(ValueError, match="unknown wing 'recogniton'"):
+    with pytest.raises(ValueError, match="unknown wing 'recogniton'; known wings: recognition, tracking, superres"):
         list_models("recogniton")
 
 
@@ -95,7 +234,28 @@ def test_published_models_are_registered_with_their_papers() -> None:
     spec = get_model_info("c3d").weights["sports1m"]
     assert (spec.filename, spec.layout, spec.preprocessing.channel_order) == ("c3d.pickle", "c3d-pickle", "BGR")
     assert spec.preprocessing.mean == (90.25, 97.66, 101.41)
+    assert spec.meta["num_classes"] == 487 and spec.meta["classes"] == "Sports-1M (487 classes)"
+    assert get_model_info("c3d").weights["sports1m-mmaction2"].meta["num_classes"] == 0  # backbone only
     assert get_model_info("r3d_18").weights["kinetics400"].metrics["top1"] == 63.2
+
+
+def test_weights_spec_keeps_task_metadata_in_meta() -> None:
+    from dataclasses import asdict
+
+    from vidlearn.models import Preprocessing, WeightsSpec
+
+    meta = {"scale": 4}
+    spec = WeightsSpec(name="vimeo", filename="frvsr.pth", source="s", license="l", layout="vidlearn",
+                       preprocessing=Preprocessing(value_range=(0.0, 1.0)), meta=meta)
+    meta["scale"] = 2  # the spec holds its own copy
+    assert spec.meta == {"scale": 4}
+    assert asdict(spec)["meta"] == {"scale": 4}  # plain data: specs serialise as JSON does
+    plain = WeightsSpec(name="n", filename="f", source="s", license="l", layout="vidlearn",
+                        preprocessing=Preprocessing())
+    assert plain.meta == {} and plain.metrics == {}
+    with pytest.raises(TypeError, match=r"weights spec 'n': meta keys must be str, got \[1\]"):
+        WeightsSpec(name="n", filename="f", source="s", license="l", layout="vidlearn",
+                    preprocessing=Preprocessing(), meta={1: "one"})
 
 
 # --- flops -------------------------------------------------------------------------------------------

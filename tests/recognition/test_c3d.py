@@ -54,7 +54,7 @@ def test_demo_variant_from_the_registry() -> None:
 
 def test_bad_inputs_are_named() -> None:
     model = create("c3d", num_classes=3, width_multiplier=0.03125, fc_dim=8, crop_size=32).eval()
-    with pytest.raises(ValueError, match="layer must be 'fc6' or 'fc7', got 'fc8'"):
+    with pytest.raises(ValueError, match=r"C3D\.forward_features: unknown layer 'fc8'; known: fc6, fc7"):
         model.forward_features(torch.randn(1, 3, 16, 32, 32), layer="fc8")
     with pytest.raises(ValueError, match=r"built for clips of 16x32x32"):
         model(torch.randn(1, 3, 16, 64, 64))
@@ -78,6 +78,11 @@ def test_reset_classifier() -> None:
     model = create("c3d", num_classes=3, width_multiplier=0.03125, fc_dim=8, crop_size=32)
     model.reset_classifier(11)
     assert model.get_classifier() is model.fc8 and model.fc8.out_features == 11
+    # a new fc8 is initialised as the Caffe recipe's: Gaussian std 0.01, zero bias
+    assert torch.count_nonzero(model.fc8.bias) == 0
+    assert 0.005 < model.fc8.weight.std().item() < 0.02
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 16, 32, 32)).shape == (2, 11)
 
 
 def test_flops_match_the_paper() -> None:

@@ -149,12 +149,8 @@ def read_checkpoint(path: str | Path) -> StateDict:
 
 
 def _model_family(model: nn.Module) -> str | None:
-    name = getattr(model, "vidlearn_name", None)
-    if name is None:
-        return None
-    from vidlearn.models.registry import get_model_info
-
-    return get_model_info(name).family
+    # Set by vidlearn.models.create; read here so that this module needs nothing of the registry.
+    return getattr(model, "vidlearn_family", None)
 
 
 def _under(key: str, prefix: str) -> bool:

@@ -92,9 +92,10 @@ class Predictor:
         if spec not in info.weights:
             raise ValueError(f"model {name!r} has no weights spec {spec!r}; known: {', '.join(info.weights)}")
         weights = info.weights[spec]
-        model = create(name, num_classes=weights.num_classes)
+        model = create(name, num_classes=weights.meta["num_classes"])
         load_weights(model, path)
-        return cls(model, _class_names(weights.classes, weights.num_classes), weights.preprocessing, device=device)
+        return cls(model, _class_names(weights.meta.get("classes", ""), weights.meta["num_classes"]),
+                   weights.preprocessing, device=device)
 
     @property
     def clip_len(self) -> int:

@@ -1,7 +1,7 @@
 """``vidlearn bench talk``: every architecture of the talk on the built-in motion benchmark, one table.
 
 Each network is trained from scratch on the same built-in motion dataset (the demo's, see
-:mod:`vidlearn.recognition.demo`) in a CPU-sized variant (its registry ``test_kwargs``: the same
+:mod:`vidlearn.recognition.demo`) in a CPU-sized variant (its registry ``small_kwargs``: the same
 architecture with narrower layers), then scored on the held-out clips. The two-stream network is
 trained as in Simonyan & Zisserman 2014: the spatial stream on RGB frames and the temporal stream on
 stacked optical flow (Farneback, extracted once with :mod:`vidlearn.video.flow`), separately, then
@@ -92,7 +92,7 @@ def run_talk_benchmark(
     started = time.perf_counter()
     for entry in entries:
         info = get_model_info(entry.name)
-        kwargs = {k: v for k, v in info.test_kwargs.items() if k != "num_classes"}
+        kwargs = {k: v for k, v in info.small_kwargs.items() if k != "num_classes"}
         kwargs.update(entry.extra_kwargs)
         size = _spatial_size(entry.name)
         if "clip_len" in kwargs:

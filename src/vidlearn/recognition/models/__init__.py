@@ -2,7 +2,8 @@
 :mod:`vidlearn.models` (``vidlearn.models.create("c3d", num_classes=101)``).
 
 Every model takes ``float (B, C, T, H, W)`` and returns logits ``(B, num_classes)``; it also answers
-``forward_features(x) -> (B, D)``, ``get_classifier()`` and ``reset_classifier(num_classes)``.
+:class:`vidlearn.models.ClassifierMixin`'s interface: ``forward_features(x, *, layer=None) -> (B, D)``,
+``get_classifier()`` and ``reset_classifier(num_classes)``.
 """
 
 import importlib

@@ -26,6 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.layers import MaxPool3d
 from vidlearn.models.registry import Preprocessing, WeightsSpec, register_model
 from vidlearn.models.weights import CheckpointLayout, register_layout, remap_keys
@@ -74,7 +75,7 @@ def _pooled_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-class C3D(nn.Module):
+class C3D(ClassifierMixin, nn.Module):
     """The C3D network; see the module docstring for the data flow and shapes.
 
     Args:
@@ -91,6 +92,9 @@ class C3D(nn.Module):
             ``"kaiming"`` (PyTorch's default ``nn.Linear`` initialisation), which trains narrow
             CPU-sized variants from scratch where the tiny Gaussian leaves the signal too weak.
     """
+
+    classifier_name = "fc8"
+    feature_layers = ("fc6", "fc7")
 
     def __init__(
         self,
@@ -164,13 +168,12 @@ class C3D(nn.Module):
                 x = getattr(self, "pool" + name[4])(x)
         return x
 
-    def forward_features(self, x: torch.Tensor, layer: str = "fc7") -> torch.Tensor:
-        """Clip features ``(B, fc_dim)``: the ReLU output of ``fc6`` or ``fc7``.
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
+        """Clip features ``(B, fc_dim)``: the ReLU output of ``fc6`` or ``fc7`` (``None``: fc7).
 
         The paper's video descriptor is the fc6 activation averaged over clips and L2-normalised.
         """
-        if layer not in ("fc6", "fc7"):
-            raise ValueError(f"layer must be 'fc6' or 'fc7', got {layer!r}")
+        layer = self._feature_layer(layer, default="fc7")
         pooled = self.forward_conv(x)
         if tuple(pooled.shape[1:]) != self.pool5_shape:
             raise ValueError(
@@ -186,14 +189,10 @@ class C3D(nn.Module):
         """``(B, C, T, H, W) -> logits (B, num_classes)``."""
         return self.fc8(self.dropout(self.forward_features(x)))
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc8
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace ``fc8`` by a freshly initialised ``Linear(fc_dim, num_classes)``."""
-        self.fc8 = nn.Linear(self.fc_dim, num_classes)
-        nn.init.normal_(self.fc8.weight, std=0.01)
-        nn.init.zeros_(self.fc8.bias)
+    def _init_classifier(self, head: nn.Module) -> None:
+        # a new fc8 starts as the Caffe recipe's (std 0.01, zero bias), whatever fc_init was
+        nn.init.normal_(head.weight, std=0.01)
+        nn.init.zeros_(head.bias)
 
 
 _SPORTS1M_PICKLE = Preprocessing(
@@ -226,9 +225,8 @@ WEIGHTS = (
         source="https://github.com/DavideA/c3d-pytorch (converted from the authors' Caffe Sports-1M model)",
         license="not stated by the source; check before redistribution",
         layout="c3d-pickle",
-        num_classes=487,
+        meta={"num_classes": 487, "classes": "Sports-1M (487 classes)"},
         preprocessing=_SPORTS1M_PICKLE,
-        classes="Sports-1M (487 classes)",
         metrics={"sports1m_video_hit@1": 61.1, "sports1m_video_hit@5": 85.2, "ucf101_top1_fc6_svm": 82.3},
         protocol="As reported by Tran et al. 2015: Sports-1M video hit@1/@5 (Table 2, fine-tuned from I380K); "
         "UCF-101 82.3% mean accuracy over 3 splits with fc6 features (averaged over clips, L2-normalised) "
@@ -240,9 +238,8 @@ WEIGHTS = (
         source="https://download.openmmlab.com/mmaction/recognition/c3d/c3d_sports1m_pretrain_20201016-dcc47ddc.pth",
         license="Apache-2.0 (MMAction2)",
         layout="mmaction2-c3d",
-        num_classes=0,
+        meta={"num_classes": 0, "classes": "none: backbone only (conv1a..fc7), no fc8"},
         preprocessing=_MMACTION2,
-        classes="none: backbone only (conv1a..fc7), no fc8",
         protocol="Pretrain for fine-tuning; load with load_weights(model, path, allow_missing=('fc8',)).",
     ),
     WeightsSpec(
@@ -252,9 +249,8 @@ WEIGHTS = (
         "c3d_sports1m_16x1x1_45e_ucf101_rgb_20201021-26655025.pth",
         license="Apache-2.0 (MMAction2)",
         layout="mmaction2-c3d",
-        num_classes=101,
+        meta={"num_classes": 101, "classes": "UCF-101 (101 classes, classInd.txt order)"},
         preprocessing=_MMACTION2,
-        classes="UCF-101 (101 classes, classInd.txt order)",
         metrics={"top1": 83.27, "top5": 95.90},
         protocol="As reported by MMAction2's C3D README: config c3d_sports1m_16x1x1_45e_ucf101_rgb.py, "
         "UCF-101 split 1, 10 clips x 1 crop, 128x171 frames.",
@@ -264,15 +260,13 @@ WEIGHTS = (
 
 @register_model(
     "c3d",
-    wing="recognition",
     paper=PAPER,
     input_shape=(3, 16, 112, 112),
     default_num_classes=487,
     weights=WEIGHTS,
     small_input_shape=(3, 16, 32, 32),
     family="c3d",
-    reference_num_params=79_991_015,
-    test_kwargs={"num_classes": 5, "width_multiplier": 0.125, "fc_dim": 64, "clip_len": 16, "crop_size": 32},
+    small_kwargs={"num_classes": 5, "width_multiplier": 0.125, "fc_dim": 64, "clip_len": 16, "crop_size": 32},
 )
 def c3d(
     *,

@@ -54,6 +54,7 @@ import torch
 import torchvision
 from torch import nn
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.layers import MaxPool3d
 from vidlearn.models.registry import register_model
 
@@ -239,7 +240,7 @@ class _BackboneTower(nn.Module):
         return self.backbone(stacks).reshape(batch, steps, -1)
 
 
-class FusionNet(nn.Module):
+class FusionNet(ClassifierMixin, nn.Module):
     """A Karpathy et al. 2014 fusion network: ``(B, C, T, H, W) -> (B, num_classes)``.
 
     See the module docstring for the data flow and the choices made. ``fusion`` is one of
@@ -371,8 +372,9 @@ class FusionNet(nn.Module):
             steps = steps.flatten(1).unsqueeze(1)
         return self.head(steps)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """``(B, C, T, H, W) -> (B, D)``: FC7 features averaged over the scored steps."""
+        self._feature_layer(layer)
         return self.forward_steps(x).mean(dim=1)
 
     def forward(self, x: torch.Tensor, return_per_step: bool = False) -> torch.Tensor:
@@ -382,54 +384,46 @@ class FusionNet(nn.Module):
         # the classifier is linear, so classifying the mean feature equals averaging the step logits
         return self.classifier(self.forward_features(x))
 
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        self.classifier = nn.Linear(self.num_features, num_classes)
-
 
 _SMALL = {"width_multiplier": 0.25, "fc_dim": 64, "crop_size": 32, "num_classes": 5, "dropout": 0.0}
 
 
-@register_model("single_frame", wing="recognition", paper=PAPER, input_shape=(3, 1, 170, 170),
+@register_model("single_frame", paper=PAPER, input_shape=(3, 1, 170, 170),
                 default_num_classes=SPORTS1M_CLASSES, small_input_shape=(3, 4, 32, 32), family="fusion",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def single_frame(*, num_classes: int = SPORTS1M_CLASSES, **kwargs: object) -> FusionNet:
     """Single-frame network: each frame scored alone, predictions averaged over the T frames."""
     return FusionNet(fusion="single", num_classes=num_classes, **kwargs)
 
 
-@register_model("single_frame_multires", wing="recognition", paper=PAPER, input_shape=(3, 1, 178, 178),
+@register_model("single_frame_multires", paper=PAPER, input_shape=(3, 1, 178, 178),
                 default_num_classes=SPORTS1M_CLASSES, small_input_shape=(3, 2, 64, 64), family="fusion",
-                test_kwargs={**_SMALL, "crop_size": 64})
+                small_kwargs={**_SMALL, "crop_size": 64})
 def single_frame_multires(*, num_classes: int = SPORTS1M_CLASSES, crop_size: int = 178,
                           **kwargs: object) -> FusionNet:
     """Single-frame multiresolution network: fovea (centre 89) and context (whole, halved) streams."""
     return FusionNet(fusion="single", num_classes=num_classes, multires=True, crop_size=crop_size, **kwargs)
 
 
-@register_model("early_fusion", wing="recognition", paper=PAPER, input_shape=(3, 10, 170, 170),
+@register_model("early_fusion", paper=PAPER, input_shape=(3, 10, 170, 170),
                 default_num_classes=SPORTS1M_CLASSES, small_input_shape=(3, 10, 32, 32), family="fusion",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def early_fusion(*, num_classes: int = SPORTS1M_CLASSES, **kwargs: object) -> FusionNet:
     """Early fusion: the first conv spans 10 frames (11x11x3x10 filters)."""
     return FusionNet(fusion="early", num_classes=num_classes, **kwargs)
 
 
-@register_model("late_fusion", wing="recognition", paper=PAPER, input_shape=(3, 16, 170, 170),
+@register_model("late_fusion", paper=PAPER, input_shape=(3, 16, 170, 170),
                 default_num_classes=SPORTS1M_CLASSES, small_input_shape=(3, 16, 32, 32), family="fusion",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def late_fusion(*, num_classes: int = SPORTS1M_CLASSES, **kwargs: object) -> FusionNet:
     """Late fusion: two shared-weight single-frame towers (first and last frame) merged at FC6."""
     return FusionNet(fusion="late", num_classes=num_classes, **kwargs)
 
 
-@register_model("slow_fusion", wing="recognition", paper=PAPER, input_shape=(3, 10, 170, 170),
+@register_model("slow_fusion", paper=PAPER, input_shape=(3, 10, 170, 170),
                 default_num_classes=SPORTS1M_CLASSES, small_input_shape=(3, 10, 32, 32), family="fusion",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def slow_fusion(*, num_classes: int = SPORTS1M_CLASSES, **kwargs: object) -> FusionNet:
     """Slow fusion: 3D convs of temporal extent 4, 2, 2 and stride 2 over 10 frames."""
     return FusionNet(fusion="slow", num_classes=num_classes, **kwargs)

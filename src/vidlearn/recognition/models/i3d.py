@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.inflate import inflate_into
 from vidlearn.models.layers import ConvNormAct3d, MaxPool3dSame
 from vidlearn.models.registry import Preprocessing, WeightsSpec, register_model
@@ -118,7 +119,7 @@ class InceptionBlock3d(nn.Module):
         ], dim=1)
 
 
-class I3D(nn.Module):
+class I3D(ClassifierMixin, nn.Module):
     """Inflated Inception-v1 (I3D); see the module docstring for the data flow and shapes.
 
     Args:
@@ -133,6 +134,8 @@ class I3D(nn.Module):
             (boundary frames repeated; makes an inflated network equal its 2D source on a static clip).
         width_multiplier: scales every conv width (1.0 is the paper; smaller for CPU tests).
     """
+
+    classifier_name = "logits"
 
     def __init__(
         self,
@@ -197,8 +200,9 @@ class I3D(nn.Module):
         kernel = (min(2, features.shape[2]), features.shape[3], features.shape[4])
         return F.avg_pool3d(features, kernel, stride=1)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """Clip features ``(B, 1024)`` (at width 1): the pooled mixed5c map averaged over time."""
+        self._feature_layer(layer)
         return self._pooled(x).mean(dim=(2, 3, 4))
 
     def forward_per_step(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,13 +213,6 @@ class I3D(nn.Module):
         """``(B, C, T, H, W) -> (B, num_classes)``, or ``(B, num_classes, T'')`` with return_per_step."""
         per_step = self.forward_per_step(x)
         return per_step if self.return_per_step else per_step.mean(dim=2)
-
-    def get_classifier(self) -> nn.Module:
-        return self.logits
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the logits layer by a freshly initialised ``Conv3d(1024, num_classes, 1)``."""
-        self.logits = nn.Conv3d(self.num_features, num_classes, kernel_size=1, bias=True)
 
 
 def _unit(
@@ -232,7 +229,7 @@ def _unit(
                          activation=activation, temporal_padding=temporal_padding)
 
 
-class I3DTwoStream(nn.Module):
+class I3DTwoStream(ClassifierMixin, nn.Module):
     """Two-stream I3D: an RGB and a flow I3D trained separately, logits averaged at test time.
 
     ``forward(rgb (B, 3, T, H, W), flow (B, 2, T, H, W)) -> (B, num_classes)`` =
@@ -243,23 +240,19 @@ class I3DTwoStream(nn.Module):
     one DeepMind ``.npz`` holding the ``RGB/`` and ``Flow/`` variables.
     """
 
+    classifier_name = {"rgb": "rgb.logits", "flow": "flow.logits"}
+
     def __init__(self, *, num_classes: int = 400, **kwargs: object) -> None:
         super().__init__()
         self.rgb = I3D(num_classes=num_classes, in_channels=3, **kwargs)  # type: ignore[arg-type]
         self.flow = I3D(num_classes=num_classes, in_channels=2, **kwargs)  # type: ignore[arg-type]
 
-    def forward_features(self, rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, rgb: torch.Tensor, flow: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
+        self._feature_layer(layer)
         return torch.cat([self.rgb.forward_features(rgb), self.flow.forward_features(flow)], dim=1)
 
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         return (self.rgb(rgb) + self.flow(flow)) / 2
-
-    def get_classifier(self) -> nn.Module:
-        return nn.ModuleDict({"rgb": self.rgb.logits, "flow": self.flow.logits})
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.rgb.reset_classifier(num_classes)
-        self.flow.reset_classifier(num_classes)
 
 
 # --- inflation from a 2D Inception-v1 -------------------------------------------------------------
@@ -342,69 +335,76 @@ _DEEPMIND = "https://github.com/deepmind/kinetics-i3d (TF checkpoints; export va
 
 RGB_WEIGHTS = (
     WeightsSpec(name="kinetics400-imagenet", filename="rgb_imagenet.pt", source=_PIERGIAJ,
-                license="Apache-2.0 (kinetics-i3d)", layout="piergiaj-i3d", num_classes=400,
-                preprocessing=_RGB, classes="Kinetics-400", metrics={"top1": 71.1, "top5": 89.3},
-                protocol=_KINETICS_PROTOCOL),
+                license="Apache-2.0 (kinetics-i3d)", layout="piergiaj-i3d",
+                preprocessing=_RGB, metrics={"top1": 71.1, "top5": 89.3},
+                protocol=_KINETICS_PROTOCOL,
+                meta={"num_classes": 400, "classes": "Kinetics-400"}),
     WeightsSpec(name="charades", filename="rgb_charades.pt", source=_PIERGIAJ,
-                license="Apache-2.0 (pytorch-i3d)", layout="piergiaj-i3d", num_classes=157,
-                preprocessing=_RGB, classes="Charades (157 classes)",
-                protocol="Fine-tuned on Charades by pytorch-i3d; multi-label, reported as mAP by that source."),
+                license="Apache-2.0 (pytorch-i3d)", layout="piergiaj-i3d",
+                preprocessing=_RGB,
+                protocol="Fine-tuned on Charades by pytorch-i3d; multi-label, reported as mAP by that source.",
+                meta={"num_classes": 157, "classes": "Charades (157 classes)"}),
     WeightsSpec(name="kinetics400-imagenet-hassony2", filename="model_rgb.pth",
                 source="https://github.com/hassony2/kinetics_i3d_pytorch (model/model_rgb.pth)",
-                license="MIT (kinetics_i3d_pytorch)", layout="hassony2-i3d", num_classes=400,
-                preprocessing=_RGB, classes="Kinetics-400",
+                license="MIT (kinetics_i3d_pytorch)", layout="hassony2-i3d",
+                preprocessing=_RGB,
                 protocol="Same weights as DeepMind's rgb_imagenet; the port ran BatchNorm with eps 1e-5, "
-                "this model uses DeepMind's 1e-3."),
+                "this model uses DeepMind's 1e-3.",
+                meta={"num_classes": 400, "classes": "Kinetics-400"}),
     WeightsSpec(name="kinetics400-imagenet-deepmind", filename="rgb_imagenet.npz", source=_DEEPMIND,
-                license="Apache-2.0 (kinetics-i3d)", layout="deepmind-i3d", num_classes=400,
-                preprocessing=_RGB, classes="Kinetics-400", metrics={"top1": 71.1, "top5": 89.3},
-                protocol=_KINETICS_PROTOCOL),
+                license="Apache-2.0 (kinetics-i3d)", layout="deepmind-i3d",
+                preprocessing=_RGB, metrics={"top1": 71.1, "top5": 89.3},
+                protocol=_KINETICS_PROTOCOL,
+                meta={"num_classes": 400, "classes": "Kinetics-400"}),
 )
 FLOW_WEIGHTS = (
     WeightsSpec(name="kinetics400-imagenet", filename="flow_imagenet.pt", source=_PIERGIAJ,
-                license="Apache-2.0 (kinetics-i3d)", layout="piergiaj-i3d", num_classes=400,
-                preprocessing=_FLOW, classes="Kinetics-400", metrics={"top1": 63.4, "top5": 84.9},
-                protocol=_KINETICS_PROTOCOL),
+                license="Apache-2.0 (kinetics-i3d)", layout="piergiaj-i3d",
+                preprocessing=_FLOW, metrics={"top1": 63.4, "top5": 84.9},
+                protocol=_KINETICS_PROTOCOL,
+                meta={"num_classes": 400, "classes": "Kinetics-400"}),
     WeightsSpec(name="charades", filename="flow_charades.pt", source=_PIERGIAJ,
-                license="Apache-2.0 (pytorch-i3d)", layout="piergiaj-i3d", num_classes=157,
-                preprocessing=_FLOW, classes="Charades (157 classes)",
-                protocol="Fine-tuned on Charades by pytorch-i3d; multi-label, reported as mAP by that source."),
+                license="Apache-2.0 (pytorch-i3d)", layout="piergiaj-i3d",
+                preprocessing=_FLOW,
+                protocol="Fine-tuned on Charades by pytorch-i3d; multi-label, reported as mAP by that source.",
+                meta={"num_classes": 157, "classes": "Charades (157 classes)"}),
     WeightsSpec(name="kinetics400-imagenet-deepmind", filename="flow_imagenet.npz", source=_DEEPMIND,
-                license="Apache-2.0 (kinetics-i3d)", layout="deepmind-i3d", num_classes=400,
-                preprocessing=_FLOW, classes="Kinetics-400", metrics={"top1": 63.4, "top5": 84.9},
-                protocol=_KINETICS_PROTOCOL),
+                license="Apache-2.0 (kinetics-i3d)", layout="deepmind-i3d",
+                preprocessing=_FLOW, metrics={"top1": 63.4, "top5": 84.9},
+                protocol=_KINETICS_PROTOCOL,
+                meta={"num_classes": 400, "classes": "Kinetics-400"}),
 )
 TWO_STREAM_WEIGHTS = (
     WeightsSpec(name="kinetics400-imagenet-deepmind", filename="i3d_rgb_flow_imagenet.npz", source=_DEEPMIND,
-                license="Apache-2.0 (kinetics-i3d)", layout="deepmind-i3d", num_classes=400,
-                preprocessing=_RGB, classes="Kinetics-400", metrics={"top1": 74.2, "top5": 91.3},
+                license="Apache-2.0 (kinetics-i3d)", layout="deepmind-i3d",
+                preprocessing=_RGB, metrics={"top1": 74.2, "top5": 91.3},
                 protocol=_KINETICS_PROTOCOL + " One .npz holding both the RGB/ and Flow/ variables; "
-                "the flow input is preprocessed as for i3d_flow."),
+                "the flow input is preprocessed as for i3d_flow.",
+                meta={"num_classes": 400, "classes": "Kinetics-400"}),
 )
 
-_SMALL_TEST = {"num_classes": 5, "width_multiplier": 0.25}
+_SMALL = {"num_classes": 5, "width_multiplier": 0.25}
 
 
-@register_model("i3d", wing="recognition", paper=PAPER, input_shape=(3, 64, 224, 224), default_num_classes=400,
+@register_model("i3d", paper=PAPER, input_shape=(3, 64, 224, 224), default_num_classes=400,
                 weights=RGB_WEIGHTS, small_input_shape=(3, 8, 32, 32), family="i3d",
-                reference_num_params=12_697_264, test_kwargs=_SMALL_TEST)
+                small_kwargs=_SMALL)
 def i3d(*, num_classes: int = 400, **kwargs: object) -> I3D:
     """I3D RGB stream (Carreira & Zisserman 2017): inflated Inception-v1, 12,697,264 params at 400 classes."""
     return I3D(num_classes=num_classes, in_channels=3, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model("i3d_flow", wing="recognition", paper=PAPER, input_shape=(2, 64, 224, 224),
-                default_num_classes=400, weights=FLOW_WEIGHTS, small_input_shape=(2, 8, 32, 32), family="i3d",
-                reference_num_params=12_675_312, test_kwargs=_SMALL_TEST)
+@register_model("i3d_flow", paper=PAPER, input_shape=(2, 64, 224, 224), default_num_classes=400,
+                weights=FLOW_WEIGHTS, small_input_shape=(2, 8, 32, 32), family="i3d", small_kwargs=_SMALL)
 def i3d_flow(*, num_classes: int = 400, **kwargs: object) -> I3D:
     """I3D optical-flow stream: 2 input channels (x, y), 12,675,312 params at 400 classes."""
     return I3D(num_classes=num_classes, in_channels=2, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model("i3d_two_stream", wing="recognition", paper=PAPER,
+@register_model("i3d_two_stream", paper=PAPER,
                 input_shape=((3, 64, 224, 224), (2, 64, 224, 224)), default_num_classes=400,
                 weights=TWO_STREAM_WEIGHTS, small_input_shape=((3, 8, 32, 32), (2, 8, 32, 32)), family="i3d",
-                reference_num_params=12_697_264 + 12_675_312, test_kwargs=_SMALL_TEST)
+                small_kwargs=_SMALL)
 def i3d_two_stream(*, num_classes: int = 400, **kwargs: object) -> I3DTwoStream:
     """Two-stream I3D: forward(rgb, flow) averages the RGB and flow I3D logits."""
     return I3DTwoStream(num_classes=num_classes, **kwargs)

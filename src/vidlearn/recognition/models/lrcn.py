@@ -38,6 +38,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.registry import register_model
 from vidlearn.recognition.models.fusion import torchvision_backbone
 
@@ -109,7 +110,7 @@ class CaffeNetFc6(nn.Module):
         return self.fc6(self.features(x))
 
 
-class LRCN(nn.Module):
+class LRCN(ClassifierMixin, nn.Module):
     """Per-frame CNN + LSTM: ``(B, C, T, H, W) -> (B, K)``, the mean of the per-step predictions.
 
     ``modality="rgb"`` takes ``C = 3``; ``"flow"`` takes ``C = 2`` (x, y fields). ``backbone`` is
@@ -161,8 +162,9 @@ class LRCN(nn.Module):
         hidden, _ = self.lstm(per_frame)
         return self.dropout(hidden)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """``(B, hidden_size)``: the LSTM outputs averaged over time."""
+        self._feature_layer(layer)
         return self.forward_steps(x).mean(dim=1)
 
     def forward(self, x: torch.Tensor, return_per_step: bool = False) -> torch.Tensor:
@@ -171,34 +173,28 @@ class LRCN(nn.Module):
             return self.classifier(self.forward_steps(x))
         return self.classifier(self.forward_features(x))  # linear: equals the mean of the step logits
 
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.num_features, num_classes)
-
 
 _SMALL = {"num_classes": 5, "crop_size": 67, "width_multiplier": 0.25, "fc6_dim": 64, "hidden_size": 32,
           "dropout": 0.0}
 
 
-@register_model("lrcn", wing="recognition", paper=PAPER, input_shape=(3, 16, 227, 227),
+@register_model("lrcn", paper=PAPER, input_shape=(3, 16, 227, 227),
                 default_num_classes=UCF101_CLASSES, small_input_shape=(3, 4, 67, 67), family="lrcn",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def lrcn(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> LRCN:
     """LRCN on RGB frames: CaffeNet to fc6, LSTM of 256 units, per-frame predictions averaged."""
     return LRCN(num_classes=num_classes, modality="rgb", **kwargs)
 
 
-@register_model("lrcn_flow", wing="recognition", paper=PAPER, input_shape=(2, 16, 227, 227),
+@register_model("lrcn_flow", paper=PAPER, input_shape=(2, 16, 227, 227),
                 default_num_classes=UCF101_CLASSES, small_input_shape=(2, 4, 67, 67), family="lrcn",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def lrcn_flow(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> LRCN:
     """LRCN on optical flow (x, y and magnitude channels, as the paper's flow images)."""
     return LRCN(num_classes=num_classes, modality="flow", **kwargs)
 
 
-@register_model("lrcn_resnet18", wing="recognition", paper=PAPER, input_shape=(3, 16, 224, 224),
+@register_model("lrcn_resnet18", paper=PAPER, input_shape=(3, 16, 224, 224),
                 default_num_classes=UCF101_CLASSES, small_input_shape=(3, 4, 32, 32), family="lrcn")
 def lrcn_resnet18(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> LRCN:
     """LRCN with a torchvision ResNet-18 per frame instead of CaffeNet."""

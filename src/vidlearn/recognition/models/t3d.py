@@ -46,6 +46,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.layers import MaxPool3d
 from vidlearn.models.registry import register_model
 
@@ -152,7 +153,7 @@ def _plain_transition(in_channels: int, out_channels: int, *, conv_layer: Callab
                          HalvingAvgPool3d())
 
 
-class T3D(nn.Module):
+class T3D(ClassifierMixin, nn.Module):
     """3D DenseNet with TTLs: ``(B, 3, T, H, W) -> (B, num_classes)`` (see the module docstring)."""
 
     def __init__(
@@ -222,8 +223,9 @@ class T3D(nn.Module):
             elif isinstance(module, nn.Linear):
                 nn.init.zeros_(module.bias)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """``(B, C, T, H, W) -> (B, num_features)``, globally average-pooled."""
+        self._feature_layer(layer)
         if x.dim() != 5 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected input (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
         return self.features(x).mean(dim=(2, 3, 4))
@@ -231,36 +233,30 @@ class T3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.forward_features(x))
 
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
 
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.num_features, num_classes)
-
-
-# a narrow variant (same depth) for the zoo test: the full networks hold tens of millions of 3D weights
+# the CPU-sized variant (same depth; demos, benchmarks, zoo test): the full networks hold tens of millions of 3D weights
 _SMALL = {"num_classes": 5, "growth_rate": 4, "num_init_features": 8, "bn_size": 2, "ttl_branch_channels": 4}
 
 
-@register_model("t3d_121", wing="recognition", paper=PAPER, input_shape=(3, 32, 224, 224),
+@register_model("t3d_121", paper=PAPER, input_shape=(3, 32, 224, 224),
                 default_num_classes=KINETICS_CLASSES, small_input_shape=(3, 8, 16, 16), family="t3d",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def t3d_121(*, num_classes: int = KINETICS_CLASSES, **kwargs: object) -> T3D:
     """T3D-121: 3D DenseNet-121 with Temporal Transition Layers."""
     return T3D(num_classes=num_classes, block_config=(6, 12, 24, 16), **kwargs)
 
 
-@register_model("t3d_169", wing="recognition", paper=PAPER, input_shape=(3, 32, 224, 224),
+@register_model("t3d_169", paper=PAPER, input_shape=(3, 32, 224, 224),
                 default_num_classes=KINETICS_CLASSES, small_input_shape=(3, 8, 16, 16), family="t3d",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def t3d_169(*, num_classes: int = KINETICS_CLASSES, **kwargs: object) -> T3D:
     """T3D-169: 3D DenseNet-169 with Temporal Transition Layers."""
     return T3D(num_classes=num_classes, block_config=(6, 12, 32, 32), **kwargs)
 
 
-@register_model("densenet3d_121", wing="recognition", paper=PAPER, input_shape=(3, 32, 224, 224),
+@register_model("densenet3d_121", paper=PAPER, input_shape=(3, 32, 224, 224),
                 default_num_classes=KINETICS_CLASSES, small_input_shape=(3, 8, 16, 16), family="t3d",
-                test_kwargs=_SMALL)
+                small_kwargs=_SMALL)
 def densenet3d_121(*, num_classes: int = KINETICS_CLASSES, **kwargs: object) -> T3D:
     """DenseNet3D-121, the paper's baseline: DenseNet-BC transitions instead of TTLs."""
     return T3D(num_classes=num_classes, block_config=(6, 12, 24, 16), transition="plain", **kwargs)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import video as tv_video
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.registry import Preprocessing, WeightsSpec, register_model
 from vidlearn.models.weights import CheckpointLayout, StateDict, register_layout
 
@@ -34,31 +35,30 @@ RESNET_PAPER = "Tran et al. 2018, A Closer Look at Spatiotemporal Convolutions f
 S3D_PAPER = "Xie et al. 2018, Rethinking Spatiotemporal Feature Learning (ECCV)"
 
 
-class TorchvisionVideoResNet(nn.Module):
+class TorchvisionVideoResNet(ClassifierMixin, nn.Module):
     """A torchvision ``VideoResNet`` with the zoo interface; keys ``stem.*``, ``layer1-4.*``, ``fc.*``."""
+
+    classifier_name = "fc"
 
     def __init__(self, net: tv_video.VideoResNet) -> None:
         super().__init__()
         self.stem, self.layer1, self.layer2 = net.stem, net.layer1, net.layer2
         self.layer3, self.layer4, self.avgpool, self.fc = net.layer3, net.layer4, net.avgpool, net.fc
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """``(B, 3, T, H, W) -> (B, 512)``, the globally average-pooled layer4 output."""
+        self._feature_layer(layer)
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
         return self.avgpool(x).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
 
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = nn.Linear(self.fc.in_features, num_classes)
-
-
-class TorchvisionS3D(nn.Module):
+class TorchvisionS3D(ClassifierMixin, nn.Module):
     """torchvision's ``S3D`` with the zoo interface; keys ``features.*`` and ``classifier.1.*``."""
+
+    classifier_name = "classifier.1"
 
     def __init__(self, net: tv_video.S3D) -> None:
         super().__init__()
@@ -69,18 +69,13 @@ class TorchvisionS3D(nn.Module):
         kernel = (min(2, x.shape[2]), min(7, x.shape[3]), min(7, x.shape[4]))
         return F.avg_pool3d(x, kernel, stride=1)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """``(B, 3, T, H, W) -> (B, 1024)``: the pooled features averaged over (T, H, W)."""
+        self._feature_layer(layer)
         return self._pooled(x).mean(dim=(2, 3, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self._pooled(x)).mean(dim=(2, 3, 4))
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier[1]
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier[1] = nn.Conv3d(self.classifier[1].in_channels, num_classes, kernel_size=1, bias=True)
 
 
 def _resnet_preprocessing() -> Preprocessing:
@@ -96,15 +91,16 @@ def _weights(name: str, filename: str, top1: float, top5: float, preprocessing: 
     return (WeightsSpec(
         name="kinetics400", filename=filename,
         source=f"https://download.pytorch.org/models/{filename} (torchvision {name} KINETICS400_V1)",
-        license="BSD-3-Clause (torchvision)", layout="torchvision-video", num_classes=400,
-        preprocessing=preprocessing, classes="Kinetics-400",
+        license="BSD-3-Clause (torchvision)", layout="torchvision-video",
+        preprocessing=preprocessing,
         metrics={"top1": top1, "top5": top5},
         protocol=f"As documented by torchvision: Kinetics-400 val, {protocol}.",
+        meta={"num_classes": 400, "classes": "Kinetics-400"},
     ),)
 
 
 _VIDEO_LEVEL = "video-level, frame_rate=15, clips_per_video=5, clip_len=16"
-_RESNET_TEST = {"num_classes": 5}
+_RESNET_SMALL_KWARGS = {"num_classes": 5}
 _RESNET_SMALL = (3, 4, 16, 16)  # -> 1x1x1 at layer4: the least that exercises every layer
 
 
@@ -113,31 +109,28 @@ def _resnet(builder: Callable[..., tv_video.VideoResNet], num_classes: int, kwar
     return TorchvisionVideoResNet(builder(weights=None, num_classes=num_classes, **kwargs))
 
 
-@register_model("r3d_18", wing="recognition", paper=RESNET_PAPER, input_shape=(3, 16, 112, 112),
+@register_model("r3d_18", paper=RESNET_PAPER, input_shape=(3, 16, 112, 112),
                 default_num_classes=400, small_input_shape=_RESNET_SMALL, family="torchvision_video",
                 weights=_weights("r3d_18", "r3d_18-b3b3357e.pth", 63.200, 83.479, _resnet_preprocessing(),
-                                 _VIDEO_LEVEL),
-                reference_num_params=33_371_472, test_kwargs=_RESNET_TEST)
+                                 _VIDEO_LEVEL), small_kwargs=_RESNET_SMALL_KWARGS)
 def r3d_18(*, num_classes: int = 400, **kwargs: Any) -> TorchvisionVideoResNet:
     """R3D-18: 18-layer ResNet with full 3x3x3 convolutions (torchvision)."""
     return _resnet(tv_video.r3d_18, num_classes, kwargs)
 
 
-@register_model("mc3_18", wing="recognition", paper=RESNET_PAPER, input_shape=(3, 16, 112, 112),
+@register_model("mc3_18", paper=RESNET_PAPER, input_shape=(3, 16, 112, 112),
                 default_num_classes=400, small_input_shape=_RESNET_SMALL, family="torchvision_video",
                 weights=_weights("mc3_18", "mc3_18-a90a0ba3.pth", 63.960, 84.130, _resnet_preprocessing(),
-                                 _VIDEO_LEVEL),
-                reference_num_params=11_695_440, test_kwargs=_RESNET_TEST)
+                                 _VIDEO_LEVEL), small_kwargs=_RESNET_SMALL_KWARGS)
 def mc3_18(*, num_classes: int = 400, **kwargs: Any) -> TorchvisionVideoResNet:
     """MC3-18: 3D convolutions in the stem and layer1, 2D (1x3x3) above (torchvision)."""
     return _resnet(tv_video.mc3_18, num_classes, kwargs)
 
 
-@register_model("r2plus1d_18", wing="recognition", paper=RESNET_PAPER, input_shape=(3, 16, 112, 112),
+@register_model("r2plus1d_18", paper=RESNET_PAPER, input_shape=(3, 16, 112, 112),
                 default_num_classes=400, small_input_shape=_RESNET_SMALL, family="torchvision_video",
                 weights=_weights("r2plus1d_18", "r2plus1d_18-91a641e6.pth", 67.463, 86.175,
-                                 _resnet_preprocessing(), _VIDEO_LEVEL),
-                reference_num_params=31_505_325, test_kwargs=_RESNET_TEST)
+                                 _resnet_preprocessing(), _VIDEO_LEVEL), small_kwargs=_RESNET_SMALL_KWARGS)
 def r2plus1d_18(*, num_classes: int = 400, **kwargs: Any) -> TorchvisionVideoResNet:
     """R(2+1)D-18: each 3x3x3 convolution factored into 1x3x3 then 3x1x1 (torchvision)."""
     return _resnet(tv_video.r2plus1d_18, num_classes, kwargs)
@@ -150,11 +143,11 @@ _S3D_PREPROCESSING = Preprocessing(
 )
 
 
-@register_model("s3d", wing="recognition", paper=S3D_PAPER, input_shape=(3, 16, 224, 224),
+@register_model("s3d", paper=S3D_PAPER, input_shape=(3, 16, 224, 224),
                 default_num_classes=400, small_input_shape=(3, 8, 32, 32), family="torchvision_video",
                 weights=_weights("s3d", "s3d-d76dad2f.pth", 68.368, 88.050, _S3D_PREPROCESSING,
                                  "clip-level, frame_rate=15, clips_per_video=1, clip_len=128"),
-                reference_num_params=8_320_048, test_kwargs=_RESNET_TEST)
+                small_kwargs=_RESNET_SMALL_KWARGS)
 def s3d(*, num_classes: int = 400, **kwargs: Any) -> TorchvisionS3D:
     """S3D: separable (2D spatial + 1D temporal) inception network (torchvision)."""
     return TorchvisionS3D(tv_video.s3d(weights=None, num_classes=num_classes, **kwargs))

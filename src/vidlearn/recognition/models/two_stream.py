@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidlearn.models.classifier import ClassifierMixin
 from vidlearn.models.registry import register_model
 from vidlearn.recognition.models.fusion import torchvision_backbone
 
@@ -156,7 +157,7 @@ def stack_flow(flow: torch.Tensor, num_frames: int | None = None) -> torch.Tenso
     return flow
 
 
-class SpatialStream(nn.Module):
+class SpatialStream(ClassifierMixin, nn.Module):
     """RGB stream: ``(B, 3, T, H, W)`` (or one frame ``(B, 3, H, W)``) -> ``(B, K)``, frames averaged."""
 
     def __init__(self, *, num_classes: int, backbone: str = "cnn_m_2048", **kwargs: object) -> None:
@@ -173,7 +174,8 @@ class SpatialStream(nn.Module):
         batch, frames = x.shape[0], x.shape[2]
         return self.backbone(x.transpose(1, 2).flatten(0, 1)).reshape(batch, frames, -1)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
+        self._feature_layer(layer)
         return self.forward_steps(x).mean(dim=1)
 
     def forward(self, x: torch.Tensor, return_per_step: bool = False) -> torch.Tensor:
@@ -181,14 +183,8 @@ class SpatialStream(nn.Module):
             return self.classifier(self.forward_steps(x))
         return self.classifier(self.forward_features(x))  # linear: equals the mean of per-frame logits
 
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
 
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.num_features, num_classes)
-
-
-class TemporalStream(nn.Module):
+class TemporalStream(ClassifierMixin, nn.Module):
     """Flow stream: ``(B, 2, L, H, W)`` or ``(B, 2L, H, W)`` -> ``(B, K)`` (see :func:`stack_flow`)."""
 
     def __init__(self, *, num_classes: int, num_flow_frames: int = FLOW_FRAMES, backbone: str = "cnn_m_2048",
@@ -201,7 +197,8 @@ class TemporalStream(nn.Module):
         self.backbone, self.num_features = _backbone(backbone, 2 * num_flow_frames, False, **kwargs)
         self.classifier = nn.Linear(self.num_features, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
+        self._feature_layer(layer)
         x = stack_flow(x, self.num_flow_frames)
         if self.subtract_mean_flow:  # removes a global (camera) translation from every field
             x = x - x.mean(dim=(2, 3), keepdim=True)
@@ -209,12 +206,6 @@ class TemporalStream(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.num_features, num_classes)
 
 
 def cross_modality_weight(rgb_weight: torch.Tensor, in_channels: int) -> torch.Tensor:
@@ -252,12 +243,14 @@ def init_temporal_from_spatial(temporal: TemporalStream, spatial: SpatialStream)
     temporal.load_state_dict(copied, strict=True)
 
 
-class TwoStreamNetwork(nn.Module):
+class TwoStreamNetwork(ClassifierMixin, nn.Module):
     """Spatial + temporal streams fused late: ``forward(rgb, flow) -> (B, K)`` log fused probabilities.
 
     ``fusion="average"`` weighs both streams' softmax scores 1:1, ``"weighted"`` uses ``weights``
     (spatial, temporal), normalised to sum to 1. The output is ``log(sum_i w_i softmax(s_i))``.
     """
+
+    classifier_name = {"spatial": "spatial.classifier", "temporal": "temporal.classifier"}
 
     def __init__(self, spatial: SpatialStream, temporal: TemporalStream, *, fusion: str = "average",
                  weights: tuple[float, float] = (1.0, 1.5)) -> None:
@@ -272,20 +265,14 @@ class TwoStreamNetwork(nn.Module):
         pair = (1.0, 1.0) if fusion == "average" else tuple(float(w) for w in weights)
         self.register_buffer("log_weights", torch.tensor(pair).div(sum(pair)).log(), persistent=False)
 
-    def forward_features(self, rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, rgb: torch.Tensor, flow: torch.Tensor, *, layer: str | None = None) -> torch.Tensor:
         """Both streams' features, concatenated: ``(B, D_spatial + D_temporal)``."""
+        self._feature_layer(layer)
         return torch.cat((self.spatial.forward_features(rgb), self.temporal.forward_features(flow)), dim=1)
 
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         log_probs = torch.stack((self.spatial(rgb).log_softmax(-1), self.temporal(flow).log_softmax(-1)))
         return torch.logsumexp(log_probs + self.log_weights.view(2, 1, 1), dim=0)
-
-    def get_classifier(self) -> nn.Module:
-        return nn.ModuleDict({"spatial": self.spatial.classifier, "temporal": self.temporal.classifier})
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.spatial.reset_classifier(num_classes)
-        self.temporal.reset_classifier(num_classes)
 
 
 class ScoreFusion:
@@ -364,30 +351,30 @@ class ScoreFusion:
 _SMALL_CNN_M = {"num_classes": 5, "crop_size": 64, "width_multiplier": 0.25, "fc_dims": (64, 32), "dropout": 0.0}
 
 
-@register_model("two_stream_spatial", wing="recognition", paper=PAPER, input_shape=(3, 1, 224, 224),
+@register_model("two_stream_spatial", paper=PAPER, input_shape=(3, 1, 224, 224),
                 default_num_classes=UCF101_CLASSES, small_input_shape=(3, 2, 64, 64), family="two_stream",
-                test_kwargs=_SMALL_CNN_M)
+                small_kwargs=_SMALL_CNN_M)
 def two_stream_spatial(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> SpatialStream:
     """Spatial stream, CNN-M-2048 on RGB frames (clip scores are the mean of its frames')."""
     return SpatialStream(num_classes=num_classes, **kwargs)
 
 
-@register_model("two_stream_temporal", wing="recognition", paper=PAPER, input_shape=(2, FLOW_FRAMES, 224, 224),
+@register_model("two_stream_temporal", paper=PAPER, input_shape=(2, FLOW_FRAMES, 224, 224),
                 default_num_classes=UCF101_CLASSES, small_input_shape=(2, FLOW_FRAMES, 64, 64),
-                family="two_stream", test_kwargs=_SMALL_CNN_M)
+                family="two_stream", small_kwargs=_SMALL_CNN_M)
 def two_stream_temporal(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> TemporalStream:
     """Temporal stream, CNN-M-2048 (no conv2 LRN) on 10 stacked flow fields (20 channels)."""
     return TemporalStream(num_classes=num_classes, **kwargs)
 
 
-@register_model("two_stream_spatial_resnet18", wing="recognition", paper=PAPER, input_shape=(3, 1, 224, 224),
+@register_model("two_stream_spatial_resnet18", paper=PAPER, input_shape=(3, 1, 224, 224),
                 default_num_classes=UCF101_CLASSES, small_input_shape=(3, 2, 32, 32), family="two_stream")
 def two_stream_spatial_resnet18(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> SpatialStream:
     """Spatial stream on a torchvision ResNet-18."""
     return SpatialStream(num_classes=num_classes, backbone="resnet18", **kwargs)
 
 
-@register_model("two_stream_temporal_resnet18", wing="recognition", paper=PAPER,
+@register_model("two_stream_temporal_resnet18", paper=PAPER,
                 input_shape=(2, FLOW_FRAMES, 224, 224), default_num_classes=UCF101_CLASSES,
                 small_input_shape=(2, FLOW_FRAMES, 32, 32), family="two_stream")
 def two_stream_temporal_resnet18(*, num_classes: int = UCF101_CLASSES, **kwargs: object) -> TemporalStream:
@@ -395,10 +382,10 @@ def two_stream_temporal_resnet18(*, num_classes: int = UCF101_CLASSES, **kwargs:
     return TemporalStream(num_classes=num_classes, backbone="resnet18", **kwargs)
 
 
-@register_model("two_stream", wing="recognition", paper=PAPER,
+@register_model("two_stream", paper=PAPER,
                 input_shape=((3, 1, 224, 224), (2, FLOW_FRAMES, 224, 224)), default_num_classes=UCF101_CLASSES,
                 small_input_shape=((3, 2, 64, 64), (2, 4, 64, 64)), family="two_stream",
-                test_kwargs={**_SMALL_CNN_M, "num_flow_frames": 4})
+                small_kwargs={**_SMALL_CNN_M, "num_flow_frames": 4})
 def two_stream(*, num_classes: int = UCF101_CLASSES, fusion: str = "average",
                fusion_weights: tuple[float, float] = (1.0, 1.5),
                num_flow_frames: int = FLOW_FRAMES, backbone: str = "cnn_m_2048", **kwargs: object) -> TwoStreamNetwork:
