@@ -1,4 +1,4 @@
-"""``vidlearn bench talk``: every architecture of the talk on the built-in motion benchmark, one table.
+"""The architecture comparison of the talk (``vidlearn bench talk``): every network, one benchmark, one table.
 
 Each network is trained from scratch on the same built-in motion dataset (the demo's, see
 :mod:`vidlearn.recognition.demo`) in a CPU-sized variant (its registry ``test_kwargs``: the same
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from vidlearn.models import get_model_info
-from vidlearn.recognition.demo import DemoModel, DemoSettings, _gmacs, _machine, _recipe
+from vidlearn.recognition.demo import DemoModel, DemoSettings, demo_recipe, machine_info, variant_gmacs
 
 __all__ = ["TALK_MODELS", "TalkEntry", "run_talk_benchmark"]
 
@@ -78,7 +78,9 @@ def run_talk_benchmark(
     log: Any = print,
 ) -> dict[str, Any]:
     """Train and score every entry; writes ``talk.md``, ``talk.json`` and ``talk.png`` to ``out_dir``."""
-    from vidlearn.recognition.task import build_dataset, run_protocol, train
+    from vidlearn.recognition.builders import build_dataset
+    from vidlearn.recognition.protocols import run_protocol
+    from vidlearn.recognition.training import train
 
     settings = settings or DemoSettings()
     out = Path(out_dir)
@@ -98,10 +100,10 @@ def run_talk_benchmark(
         if "clip_len" in kwargs:
             kwargs["clip_len"] = entry.clip_len
         model = DemoModel(entry.name, entry.title, kwargs, epochs=epochs)
-        cfg = _recipe(model, settings, data_root, out / entry.name)
+        cfg = demo_recipe(model, settings, data_root, out / entry.name)
         cfg.data.clip_len = entry.clip_len
-        cfg.data.resize_short_side = size if size != settings.size[0] else None
-        cfg.data.crop_size = size
+        cfg.data.preprocessing.resize_short_side = size if size != settings.size[0] else None
+        cfg.data.preprocessing.crop_size = size
         if entry.modality == "flow":
             build_dataset(cfg, train=False)  # writes the videos if needed
             if not (flow_root / ".complete").is_file():
@@ -109,8 +111,8 @@ def run_talk_benchmark(
                 (flow_root / ".complete").write_text("farneback\n")
             cfg.data.modality = "flow"
             cfg.data.flow_root = str(flow_root)
-            cfg.data.mean, cfg.data.std = (0.0, 0.0), (1.0, 1.0)
-            cfg.data.value_range = (0.0, 255.0)
+            cfg.data.preprocessing.mean, cfg.data.preprocessing.std = (0.0, 0.0), (1.0, 1.0)
+            cfg.data.preprocessing.value_range = (0.0, 255.0)
         log(f"[talk] {entry.title}: {epochs} epochs, input {3 if entry.modality == 'rgb' else 2}x{entry.clip_len}x{size}x{size}")
         result = train(cfg, resume="auto")
         shape = (3 if entry.modality == "rgb" else 2, entry.clip_len, size, size)
@@ -119,12 +121,12 @@ def run_talk_benchmark(
             "modality": entry.modality,
             "top1": result.metrics.get("video_top1", float("nan")),
             "params": result.num_params,
-            "gmacs": _gmacs(entry.name, kwargs, shape),
+            "gmacs": variant_gmacs(entry.name, kwargs, shape),
             "train_seconds": round(_training_seconds(out / entry.name, result.train_seconds), 1),
             "input": list(shape),
         }
         if entry.name.startswith("two_stream_"):
-            from vidlearn.recognition.task import load_trained_model
+            from vidlearn.recognition.checkpoints import load_trained_model
 
             trained, _ = load_trained_model(out / entry.name / "model.safetensors")
             videos = build_dataset(cfg, train=False)
@@ -144,10 +146,10 @@ def run_talk_benchmark(
             "train_seconds": rows["two_stream_spatial"]["train_seconds"] + rows["two_stream_temporal"]["train_seconds"],
             "input": "rgb + flow",
         }
-    classes = list(build_dataset(_recipe(DemoModel("c3d", "", {}, 1), settings, data_root, out / "_classes"),
+    classes = list(build_dataset(demo_recipe(DemoModel("c3d", "", {}, 1), settings, data_root, out / "_classes"),
                                  train=False).classes)
     results = {"chance": 1.0 / len(classes), "classes": classes, "epochs": epochs, "models": rows,
-               "machine": _machine(), "total_seconds": round(time.perf_counter() - started, 1),
+               "machine": machine_info(), "total_seconds": round(time.perf_counter() - started, 1),
                "dataset": {"preset": settings.preset, "num_train": settings.num_train, "num_test": settings.num_test,
                            "clip": [settings.num_frames, *settings.size]}}
     (out / "talk.json").write_text(json.dumps(results, indent=2) + "\n")
