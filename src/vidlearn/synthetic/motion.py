@@ -51,11 +51,11 @@ from vidlearn.synthetic.scene import (
     Objects,
     RenderedScene,
     SceneSpec,
-    _extent,
-    _sample_textures,
     render_scene,
     sample_background,
     sample_colors,
+    sample_textures,
+    world_extent,
 )
 
 __all__ = [
@@ -147,13 +147,13 @@ def sample_motion_scene(
         raise ValueError(
             f"label {label} out of range for preset {preset.name!r} with {len(preset.classes)} classes"
         )
-    extent = _extent(size)
+    extent = world_extent(size)
     background = sample_background(rng)
     moving = int(rng.integers(preset.num_objects[0], preset.num_objects[1] + 1))
     static = int(rng.integers(preset.num_distractors[0], preset.num_distractors[1] + 1))
     count = moving + static
     shapes = rng.integers(0, len(SHAPES), count)
-    texture_frequencies, texture_amplitudes, texture_phases = _sample_textures(rng, shapes)
+    texture_frequencies, texture_amplitudes, texture_phases = sample_textures(rng, shapes)
     low, high = np.log(preset.radius_range)
     pose = {
         "anchor": rng.uniform(0.0, 1.0, (count, 2)) * extent,

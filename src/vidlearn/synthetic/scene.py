@@ -43,7 +43,9 @@ __all__ = [
     "render_scene",
     "sample_background",
     "sample_colors",
+    "sample_textures",
     "sample_tracking_scene",
+    "world_extent",
 ]
 
 SHAPES = ("disc", "square", "triangle", "patch")
@@ -193,7 +195,8 @@ class RenderedScene:
     centers: torch.Tensor
 
 
-def _extent(size: tuple[int, int]) -> np.ndarray:
+def world_extent(size: tuple[int, int]) -> np.ndarray:
+    """The view's size ``(x, y)`` in world units (the short side is one unit) for frames of ``size = (height, width)``."""
     height, width = size
     short = min(height, width)
     return np.array([width / short, height / short])
@@ -265,7 +268,7 @@ def render_scene(
         raise ValueError(f"size must be (height, width) with positive sides, got {size}")
     height, width = int(size[0]), int(size[1])
     scale = float(min(height, width))  # pixels per world unit
-    extent = _extent((height, width))
+    extent = world_extent((height, width))
     times = start_frame + np.arange(num_frames, dtype=float)
     camera = spec.camera.path(times)  # (T, 2)
     centers, angles, radii = object_states(spec.objects, times)
@@ -412,7 +415,9 @@ def sample_colors(
     return candidates[np.arange(count), pick]
 
 
-def _sample_textures(rng: np.random.Generator, shapes: np.ndarray, modes: int = 4) -> tuple[np.ndarray, ...]:
+def sample_textures(rng: np.random.Generator, shapes: np.ndarray, modes: int = 4) -> tuple[np.ndarray, ...]:
+    """Sinusoid textures of ``N = len(shapes)`` objects: frequencies ``(N, modes, 2)``, amplitudes
+    ``(N, modes, 3)`` (zero except for ``patch`` objects) and phases ``(N, modes)``."""
     count = len(shapes)
     freq = rng.integers(1, 4, (count, modes, 2)) * rng.choice([-1, 1], (count, modes, 2))
     amp = rng.uniform(-0.25, 0.25, (count, modes, 3)) * (shapes == SHAPES.index("patch"))[:, None, None]
@@ -431,10 +436,10 @@ def sample_tracking_scene(
     if num_objects < 0:
         raise ValueError(f"num_objects must be >= 0, got {num_objects}")
     rng = np.random.default_rng(seed)
-    extent = _extent(size)
+    extent = world_extent(size)
     background = sample_background(rng)
     shapes = rng.integers(0, len(SHAPES), num_objects)
-    freq, amp, phase = _sample_textures(rng, shapes)
+    freq, amp, phase = sample_textures(rng, shapes)
     objects = Objects.static(
         shape=shapes,
         color=sample_colors(rng, num_objects, background.base_color),
