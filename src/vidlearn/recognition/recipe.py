@@ -93,8 +93,8 @@ class PreprocessingConfig:
     Pixel values, as in :class:`vidlearn.models.Preprocessing`: scale to ``value_range``, then
     ``(x - mean) / std`` per channel in ``channel_order``. Each of these four keys left unset (null)
     takes its value from the weights spec named by ``model.preprocessing`` when there is one, else
-    the default below (ImageNet mean and std, RGB, [0, 1]). A key set in the recipe always wins over
-    the spec.
+    from :data:`DEFAULT_PIXELS` (ImageNet mean and std, RGB, [0, 1]). A key set in the recipe always
+    wins over the spec.
     """
 
     resize_short_side: int | None = 128
