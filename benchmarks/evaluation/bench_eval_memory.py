@@ -41,8 +41,8 @@ def _child(video: str, num_clips: int, num_crops: int, chunk_size: int, model_na
     from vidlearn.models import Preprocessing, create
     from vidlearn.recognition.datasets import VideoClipDataset, VideoSample
     from vidlearn.recognition.evaluation import DecodedVideoDataset, evaluate_videos
+    from vidlearn.recognition.preprocessing import build_clip_transform
     from vidlearn.video.sampling import UniformClipSampler
-    from vidlearn.video.transforms import build_clip_transform
 
     model = create(model_name, num_classes=400).eval()
     videos = VideoClipDataset([VideoSample(path=video, label=0, key="v", source=video)], ["a"] * 400)

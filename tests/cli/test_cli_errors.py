@@ -1,5 +1,6 @@
 """Bad input to the command line: one clear line on stderr, exit code 2, no traceback."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,8 @@ from vidlearn.cli.main import main
 from vidlearn.models import create, save_weights
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-RECIPE = CONFIGS / "c3d_sports1m-pretrained_16x1x1_ucf101-split1.yaml"
+RECIPE = CONFIGS / "recognition" / "c3d" / "c3d_sports1m-pretrained_16x1x1_ucf101-split1.yaml"
+CLI = Path(__file__).resolve().parents[2] / "src" / "vidlearn" / "cli"
 
 
 def _run(capsys, *argv):
@@ -75,3 +77,50 @@ def test_models_lists_exact_parameter_counts(capsys):
     assert rows["c3d"]["params"] == 79_991_015
     assert rows["r3d_18"]["params"] == 33_371_472
     assert rows["c3d"]["gmacs"] == pytest.approx(38.5, abs=0.5)
+
+
+def test_unknown_task_is_one_line_listing_the_known_tasks(capsys, tmp_path):
+    recipe = tmp_path / "sr.yaml"
+    recipe.write_text("task: superresolution\n")
+    for command in (["train", str(recipe)], ["evaluate", str(recipe), "--checkpoint", "x"]):
+        code, err = _run(capsys, *command)
+        assert code == 2
+        assert _one_line(err) == f"vidlearn: error: {recipe}: unknown task 'superresolution'; known tasks: recognition"
+
+
+def test_recipe_without_task_runs_as_recognition(capsys, tmp_path):
+    """Old recipes name no task: they load as recognition recipes and fail only on their data."""
+    recipe = tmp_path / "old.yaml"
+    missing = tmp_path / "no_such_videos"
+    recipe.write_text(f"model: {{name: c3d}}\ndata: {{format: folder, root: {missing}}}\n")
+    code, err = _run(capsys, "train", str(recipe))
+    assert code == 2
+    assert _one_line(err) == f"vidlearn: error: dataset root not found: {missing} (data.root)"
+
+
+def test_old_flat_pixel_key_names_its_new_place(capsys):
+    code, err = _run(capsys, "train", str(RECIPE), "data.crop_size=96")
+    assert code == 2
+    assert _one_line(err).endswith("data.crop_size moved to data.preprocessing.crop_size")
+
+
+def test_task_override_picks_the_wing(capsys):
+    code, err = _run(capsys, "train", str(RECIPE), "task=generation")
+    assert code == 2 and "unknown task 'generation'; known tasks: recognition" in _one_line(err)
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in CLI.glob("*.py")))
+def test_command_modules_import_nothing_from_main(module):
+    """Command modules take CLIError from cli.errors: cli.main imports them, never the reverse."""
+    if module == "main.py":
+        return
+    imports = re.findall(r"^\s*(?:from|import) (vidlearn\.cli\.\w+)", (CLI / module).read_text(), re.M)
+    assert "vidlearn.cli.main" not in imports, module
+
+
+@pytest.mark.parametrize("module", ["train.py", "evaluate.py"])
+def test_train_and_evaluate_import_no_wing(module):
+    """train / evaluate dispatch through vidlearn.tasks; no wing is named in them."""
+    source = (CLI / module).read_text()
+    for wing in ("recognition", "tracking", "superres", "generation"):
+        assert f"vidlearn.{wing}" not in source, (module, wing)

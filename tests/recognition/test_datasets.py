@@ -544,7 +544,7 @@ def test_labelled_list_labels_and_class_names(tmp_path):
 
 def test_with_the_standard_test_pipeline_ten_clips_three_crops(tmp_path):
     from vidlearn.models import Preprocessing
-    from vidlearn.video.transforms import build_clip_transform
+    from vidlearn.recognition.preprocessing import build_clip_transform
 
     path = write_video(tmp_path / "v.avi", num_frames=12, size=16)
     preprocessing = Preprocessing(clip_length=4, crop_size=8, mean=(0.5,) * 3, std=(0.5,) * 3)

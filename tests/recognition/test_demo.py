@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from vidlearn.recognition.demo import DEMO_MODELS, DemoSettings, _machine, _recipe, _report
+from vidlearn.recognition.demo import DEMO_MODELS, DemoSettings, _report, demo_recipe, machine_report
 from vidlearn.recognition.recipe import SyntheticConfig
 
 
@@ -25,7 +25,7 @@ def test_settings_are_a_synthetic_config_with_the_demo_sizes() -> None:
 def test_recipe_carries_the_dataset_part_as_a_plain_synthetic_config(tmp_path: Path) -> None:
     settings = DemoSettings(workers=0, seed=3)
     settings.num_train, settings.num_test = 160, 48  # what `vidlearn demo --quick` sets
-    cfg = _recipe(DEMO_MODELS[2], settings, tmp_path / "data", tmp_path / "c3d")
+    cfg = demo_recipe(DEMO_MODELS[2], settings, tmp_path / "data", tmp_path / "c3d")
     assert type(cfg.data.synthetic) is SyntheticConfig  # no demo fields (models, workers) in the recipe
     assert cfg.data.synthetic == SyntheticConfig(preset="motion4", num_train=160, num_test=48, seed=3)
     assert (cfg.data.clip_len, cfg.data.crop_size, cfg.data.num_workers) == (16, 32, 0)
@@ -33,7 +33,7 @@ def test_recipe_carries_the_dataset_part_as_a_plain_synthetic_config(tmp_path: P
 
 
 def test_machine_record_has_the_description_and_the_talk_table_keys() -> None:
-    machine = _machine()
+    machine = machine_report()
     assert machine["torch"] == torch.__version__ and machine["threads"] == torch.get_num_threads()
     assert isinstance(machine["cpu"], str) and machine["cpu"]
     assert f"torch {torch.__version__}" in machine["description"]

@@ -9,9 +9,9 @@ from torch import nn
 from vidlearn.models import Preprocessing
 from vidlearn.recognition.datasets import VideoClipDataset, VideoSample
 from vidlearn.recognition.evaluation import DecodedVideoDataset, evaluate_videos
+from vidlearn.recognition.preprocessing import build_clip_transform
 from vidlearn.video import VideoReader
 from vidlearn.video.sampling import UniformClipSampler
-from vidlearn.video.transforms import build_clip_transform
 
 NUM_CLASSES = 5
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from vidlearn.recognition.builders import build_dataset
+from vidlearn.recognition.checkpoints import load_trained_model
 from vidlearn.recognition.recipe import load_recipe
-from vidlearn.recognition.task import build_dataset, load_trained_model
 
 RECIPE = """\
 model:
@@ -23,13 +24,9 @@ data:
   format: synthetic
   root: {root}
   clip_len: 16
-  resize_short_side: null
-  crop_size: 16
-  flip: false
+  preprocessing: {{resize_short_side: null, crop_size: 16, flip: false, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}
   batch_size: 8
   num_workers: 0
-  mean: [0.5, 0.5, 0.5]
-  std: [0.25, 0.25, 0.25]
   synthetic: {{num_train: 32, num_test: 16, num_frames: 16, size: [16, 16]}}
 optim: {{name: sgd, lr: 0.05, momentum: 0.9}}
 schedule: {{name: constant}}
@@ -136,8 +133,8 @@ def test_fc6_linear_svm_protocol_matches_a_reference_fit(recipe, single_run):
     import numpy as np
     from sklearn.svm import LinearSVC
 
+    from vidlearn.recognition.protocols import protocol_dataset
     from vidlearn.recognition.svm import extract_video_features
-    from vidlearn.recognition.task import _protocol, build_dataset
 
     work_dir, _ = single_run
     out = subprocess.run([sys.executable, "-m", "vidlearn.cli.main", "evaluate", str(recipe), "--checkpoint",
@@ -150,7 +147,7 @@ def test_fc6_linear_svm_protocol_matches_a_reference_fit(recipe, single_run):
     data = []
     for train in (True, False):
         videos = build_dataset(cfg, train=train)
-        dataset, transform = _protocol(cfg, videos, num_clips=1, num_crops=1)
+        dataset, transform = protocol_dataset(cfg, videos, num_clips=1, num_crops=1)
         x, y = extract_video_features(lambda c: model.forward_features(c, layer="fc6"), dataset, transform)
         assert x.shape == (len(videos), 32) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
         data.append((x, y))

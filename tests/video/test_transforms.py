@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
 
-from vidlearn.models import Preprocessing
 from vidlearn.video.transforms import (
     CenterCrop,
-    Compose,
     MultiScaleCrop,
     Normalize,
     RandomCrop,
@@ -21,7 +18,6 @@ from vidlearn.video.transforms import (
     ThreeCrop,
     ToCTHW,
     ToTCHW,
-    build_clip_transform,
 )
 
 
@@ -207,40 +203,6 @@ def test_crop_too_large_names_sizes():
         RandomCrop(8)(torch.zeros(1, 3, 6, 10))
     with pytest.raises(ValueError, match=r"TenCrop: crop 7x7"):
         TenCrop(7)(torch.zeros(1, 3, 6, 10))
-
-
-def test_build_clip_transform_pipelines():
-    pre = Preprocessing(mean=(1.0, 2.0, 3.0), std=(2.0, 2.0, 2.0), value_range=(0, 255), crop_size=4)
-    clip = torch.randint(0, 256, (2, 6, 8, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    test_out = build_clip_transform(pre, train=False)(clip)
-    assert test_out.shape == (3, 2, 4, 4) and test_out.dtype == torch.float32
-    # no resize in this spec: centre crop rows 1..4, cols 2..5, then (x - mean) / std, then C, T
-    ref = clip.double().numpy()[:, 1:5, 2:6, :]
-    ref = (ref - np.array([1.0, 2.0, 3.0])) / 2.0
-    np.testing.assert_allclose(test_out.numpy(), ref.transpose(3, 0, 1, 2), rtol=1e-6)
-    assert build_clip_transform(pre, train=False, num_crops=3)(clip).shape == (3, 3, 2, 4, 4)
-    assert build_clip_transform(pre, train=False, num_crops=10)(clip).shape == (10, 3, 2, 4, 4)
-    train = build_clip_transform(pre, train=True)
-    assert isinstance(train, Compose)
-    assert train(clip).shape == (3, 2, 4, 4)
-    resized = Preprocessing(crop_size=4, resize_short_side=5)
-    assert build_clip_transform(resized, train=True, multi_scale_crop=True)(clip).shape == (3, 2, 4, 4)
-    with pytest.raises(ValueError, match="num_crops must be 1, 3 or 10, got 5"):
-        build_clip_transform(pre, train=False, num_crops=5)
-    with pytest.raises(ValueError, match="training uses one crop"):
-        build_clip_transform(pre, train=True, num_crops=3)
-
-
-def test_build_clip_transform_flow_negates_x_on_flip():
-    pre = Preprocessing(mean=(0.0, 0.0), std=(1.0, 1.0), value_range=(0, 255), crop_size=4, modality="flow")
-    flow = torch.ones(3, 2, 4, 4)
-    transform = build_clip_transform(pre, train=True, input_layout="TCHW")
-    flips = transform.transforms[1]
-    assert isinstance(flips, RandomHorizontalFlip) and flips.flow
-    flips.p = 1.0
-    out = transform(flow)
-    assert out.shape == (2, 3, 4, 4)
-    assert torch.all(out[0] == -1.0) and torch.all(out[1] == 1.0)
 
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

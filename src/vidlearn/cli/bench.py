@@ -8,11 +8,11 @@ __all__ = ["register"]
 
 
 def _talk(args: argparse.Namespace) -> int:
-    from vidlearn.cli._common import user_errors
+    from vidlearn.cli.errors import user_errors
 
     with user_errors():
+        from vidlearn.recognition.architecture_comparison import TALK_MODELS, run_talk_benchmark
         from vidlearn.recognition.demo import DemoSettings
-        from vidlearn.recognition.talk import TALK_MODELS, run_talk_benchmark
 
         entries = TALK_MODELS
         if args.models:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vidlearn.cli.main import CLIError
+from vidlearn.cli.errors import CLIError
 
 __all__ = ["register"]
 

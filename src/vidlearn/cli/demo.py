@@ -8,7 +8,7 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vidlearn.cli._common import user_errors
+    from vidlearn.cli.errors import user_errors
 
     with user_errors():
         from vidlearn.recognition.demo import DemoSettings, run_demo

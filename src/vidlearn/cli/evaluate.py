@@ -1,4 +1,7 @@
-"""``vidlearn evaluate RECIPE --checkpoint PATH``: the recipe's test protocol on a checkpoint."""
+"""``vidlearn evaluate RECIPE --checkpoint PATH``: the recipe's test protocol on a checkpoint.
+
+The recipe's ``task:`` key picks the wing (:mod:`vidlearn.tasks`); this module imports none.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vidlearn.cli._common import user_errors
-    from vidlearn.cli.main import CLIError
+    from vidlearn.cli.errors import CLIError, user_errors
+    from vidlearn.tasks import get_task, task_of
 
     with user_errors():
-        from vidlearn.recognition.recipe import load_recipe
-        from vidlearn.recognition.task import average_splits, evaluate, evaluate_svm
-
+        wing = get_task(task_of(args.recipe, args.overrides))
+        protocol_options = {} if args.protocol == "softmax" else {
+            "protocol": args.protocol, "layer": args.layer, "C": args.svm_c}
         checkpoints = args.checkpoint
         splits = [int(s) for s in args.splits.split(",")] if args.splits else [None]
         if len(splits) != len(checkpoints):
@@ -23,21 +26,18 @@ def _run(args: argparse.Namespace) -> int:
         results = []
         for split, checkpoint in zip(splits, checkpoints):
             overrides = list(args.overrides) + ([f"data.split={split}"] if split is not None else [])
-            cfg = load_recipe(args.recipe, overrides)
             if args.num_clips:
-                cfg.evaluate.num_clips = args.num_clips
+                overrides.append(f"evaluate.num_clips={args.num_clips}")
             if args.num_crops:
-                cfg.evaluate.num_crops = args.num_crops
+                overrides.append(f"evaluate.num_crops={args.num_crops}")
+            cfg = wing.load_recipe(args.recipe, overrides)
             out_dir = args.out if split is None or args.out is None else f"{args.out}/split{split}"
-            if args.protocol == "svm":
-                metrics = evaluate_svm(cfg, checkpoint, layer=args.layer, C=args.svm_c)
-            else:
-                metrics = evaluate(cfg, checkpoint, out_dir=out_dir, progress=not args.quiet)
+            metrics = wing.evaluate(cfg, checkpoint, out_dir=out_dir, progress=not args.quiet, **protocol_options)
             results.append(metrics)
             label = f"split {split}" if split is not None else "result"
             print(f"{label}: " + json.dumps(metrics, sort_keys=True))
         if len(results) > 1:
-            print("mean over splits: " + json.dumps(average_splits(results), sort_keys=True))
+            print("mean over splits: " + json.dumps(wing.average_splits(results), sort_keys=True))
     return 0
 
 

@@ -65,7 +65,7 @@ def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def _method_options(args: argparse.Namespace) -> dict:
-    from vidlearn.cli.main import CLIError
+    from vidlearn.cli.errors import CLIError
 
     if args.method.startswith("raft"):
         return {"weights_path": args.weights, "device": args.device}
@@ -77,7 +77,7 @@ def _method_options(args: argparse.Namespace) -> dict:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from vidlearn.cli.main import CLIError
+    from vidlearn.cli.errors import CLIError
     from vidlearn.video.flow import create_flow_estimator, extract_dataset_flow, extract_video_flow
     from vidlearn.video.sharding import parse_shard
 
@@ -116,7 +116,7 @@ def _extract(args: argparse.Namespace) -> int:
 
 
 def _load_flow(args: argparse.Namespace):
-    from vidlearn.cli.main import CLIError
+    from vidlearn.cli.errors import CLIError
     from vidlearn.video.flow import compute_flow, read_flow_frames, read_flow_npz
     from vidlearn.video.flow.extract import NPZ_FILE, VIDEO_SUFFIXES, iter_video_frames
     from vidlearn.video.flow.storage import flow_frame_paths
@@ -144,7 +144,7 @@ def _load_flow(args: argparse.Namespace):
 
 
 def _visualize(args: argparse.Namespace) -> int:
-    from vidlearn.cli.main import CLIError
+    from vidlearn.cli.errors import CLIError
     from vidlearn.video.flow import write_flow_image, write_flow_video
 
     suffix = args.out.suffix.lower()

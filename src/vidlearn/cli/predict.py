@@ -8,8 +8,7 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vidlearn.cli._common import user_errors
-    from vidlearn.cli.main import CLIError
+    from vidlearn.cli.errors import CLIError, user_errors
 
     with user_errors():
         from vidlearn.recognition.predict import Predictor, write_annotated_video

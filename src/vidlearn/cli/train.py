@@ -1,4 +1,7 @@
-"""``vidlearn train RECIPE [key=value ...]``: train a recognition model (one process or ``torchrun``)."""
+"""``vidlearn train RECIPE [key=value ...]``: train a recipe's model (one process or ``torchrun``).
+
+The recipe's ``task:`` key picks the wing (:mod:`vidlearn.tasks`); this module imports none.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,16 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vidlearn.cli._common import user_errors
+    from vidlearn.cli.errors import user_errors
+    from vidlearn.tasks import get_task, task_of
 
     with user_errors():
-        from vidlearn.recognition.recipe import load_recipe
-        from vidlearn.recognition.task import train
-
-        cfg = load_recipe(args.recipe, args.overrides)
+        wing = get_task(task_of(args.recipe, args.overrides))
+        cfg = wing.load_recipe(args.recipe, args.overrides)
         if args.work_dir:
             cfg.train.work_dir = args.work_dir
         resume = None if args.resume == "none" else args.resume
-        result = train(cfg, resume=resume, final_eval=not args.no_eval)
+        result = wing.train(cfg, resume=resume, final_eval=not args.no_eval)
     from vidlearn.engine.distributed import is_main_process, shutdown_distributed
 
     main_process = is_main_process()
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Any recipe key can be overridden as key=value (e.g. optim.lr=0.01 data.batch_size=8). "
         "Under torchrun the run is distributed (DDP).",
     )
-    parser.add_argument("recipe", help="a YAML recipe (see configs/)")
+    parser.add_argument("recipe", help="a YAML recipe (see configs/<task>/); its task: key picks the wing")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
     parser.add_argument("--work-dir", help="where checkpoints, logs and results go (train.work_dir)")
     parser.add_argument("--resume", default="auto",

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from vidlearn.recognition.recipe import DataConfig, RecognitionConfig, SyntheticConfig
+from vidlearn.recognition.recipe import DataConfig, PreprocessingConfig, RecognitionConfig, SyntheticConfig
 from vidlearn.utils import machine_info
 
-__all__ = ["DEMO_MODELS", "DemoModel", "run_demo"]
+__all__ = ["DEMO_MODELS", "DemoModel", "DemoSettings", "demo_recipe", "machine_report", "run_demo", "variant_gmacs"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ class DemoSettings(SyntheticConfig):
         return SyntheticConfig(**{spec.name: getattr(self, spec.name) for spec in fields(SyntheticConfig)})
 
 
-def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir: Path) -> RecognitionConfig:
+def demo_recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir: Path) -> RecognitionConfig:
+    """The recipe that trains ``model`` on the built-in motion data at ``data_root`` into ``work_dir`` (CPU)."""
     cfg = RecognitionConfig(name=f"demo-{model.name}")
     cfg.model.name = model.name
     cfg.model.kwargs = dict(model.kwargs)
@@ -83,11 +84,13 @@ def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir:
         format="synthetic",
         root=str(data_root),
         clip_len=settings.num_frames,
-        resize_short_side=None,
-        crop_size=settings.size[0],
-        flip=False,  # a mirror image turns "move left" into "move right": no flips on motion classes
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
+        preprocessing=PreprocessingConfig(
+            resize_short_side=None,
+            crop_size=settings.size[0],
+            flip=False,  # a mirror image turns "move left" into "move right": no flips on motion classes
+            mean=(0.5, 0.5, 0.5),
+            std=(0.25, 0.25, 0.25),
+        ),
         batch_size=model.batch_size,
         num_workers=settings.workers,
         synthetic=settings.synthetic(),
@@ -109,8 +112,9 @@ def _recipe(model: DemoModel, settings: DemoSettings, data_root: Path, work_dir:
     return cfg
 
 
-def _gmacs(name: str, kwargs: dict[str, Any], shape: tuple[int, ...]) -> float | None:
-    """Multiply-adds per clip of a CPU-sized variant (fake tensors: nothing is computed)."""
+def variant_gmacs(name: str, kwargs: dict[str, Any], shape: tuple[int, ...]) -> float | None:
+    """GMACs per ``shape = (C, T, H, W)`` clip of the registered model ``name`` built with ``kwargs``
+    (a CPU-sized variant); fake tensors, so nothing is computed. None when the counter cannot trace it."""
     from vidlearn.models import get_model_info
     from vidlearn.models.flops import count_flops
 
@@ -141,9 +145,9 @@ def _plot_curves(runs: dict[str, list[dict[str, Any]]], chance: float, path: Pat
     plt.close(figure)
 
 
-def _machine() -> dict[str, Any]:
+def machine_report() -> dict[str, Any]:
     """:func:`vidlearn.utils.machine_info` as JSON fields, its one-line form as ``description``, and
-    ``threads`` (the torch thread count, the key the talk benchmark's table reads)."""
+    ``threads`` (the torch thread count, the key the architecture comparison's table reads)."""
     info = machine_info()
     return {**info.as_dict(), "threads": info.torch_threads, "description": str(info)}
 
@@ -151,14 +155,15 @@ def _machine() -> dict[str, Any]:
 def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None = None,
              log: Any = print) -> dict[str, Any]:
     """Generate the motion dataset, train and evaluate the demo networks; returns ``results.json``'s content."""
-    from vidlearn.recognition.task import build_dataset, train
+    from vidlearn.recognition.builders import build_dataset
+    from vidlearn.recognition.training import train
 
     settings = settings or DemoSettings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data_root = out / "data"
     started = time.perf_counter()
-    first = _recipe(settings.models[0], settings, data_root, out / settings.models[0].name)
+    first = demo_recipe(settings.models[0], settings, data_root, out / settings.models[0].name)
     log(f"[demo] writing the built-in motion dataset ({settings.preset}: {settings.num_train} train + "
         f"{settings.num_test} test clips of {settings.num_frames}x{settings.size[0]}x{settings.size[1]}) to {data_root}")
     classes = list(build_dataset(first, train=False).classes)
@@ -170,12 +175,12 @@ def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None
                     "root": str(data_root)},
         "chance": chance,
         "models": {},
-        "machine": _machine(),
+        "machine": machine_report(),
     }
     histories: dict[str, list[dict[str, Any]]] = {}
     for model in settings.models:
         work_dir = out / model.name
-        cfg = _recipe(model, settings, data_root, work_dir)
+        cfg = demo_recipe(model, settings, data_root, work_dir)
         log(f"[demo] training {model.title}: {model.epochs} epochs")
         result = train(cfg, resume="auto")
         histories[model.name] = result.history
@@ -187,7 +192,7 @@ def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None
             "mean_class_accuracy": result.metrics.get("video_mean_class_accuracy", float("nan")),
             "chance": chance,
             "params": result.num_params,
-            "gmacs": _gmacs(model.name, model.kwargs, (3, settings.num_frames, *settings.size)),
+            "gmacs": variant_gmacs(model.name, model.kwargs, (3, settings.num_frames, *settings.size)),
             "train_seconds": round(result.train_seconds, 1),
             "epochs": model.epochs,
             "checkpoint": str(work_dir / "model.safetensors"),

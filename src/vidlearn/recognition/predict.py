@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from vidlearn.models import Preprocessing, create, get_model_info, load_weights
+from vidlearn.recognition.preprocessing import build_clip_transform
 from vidlearn.video.sampling import UniformClipSampler
-from vidlearn.video.transforms import build_clip_transform
 
 __all__ = ["Prediction", "Predictor", "WindowPrediction"]
 
@@ -73,7 +73,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu") -> Predictor:
-        from vidlearn.recognition.task import load_trained_model
+        from vidlearn.recognition.checkpoints import load_trained_model
 
         model, meta = load_trained_model(path)
         pre = meta["preprocessing"]

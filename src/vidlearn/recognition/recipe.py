@@ -1,8 +1,10 @@
 """The recognition recipe: the YAML schema behind ``vidlearn train`` / ``evaluate`` / ``predict``.
 
-A recipe has the sections ``model``, ``data``, ``optim``, ``schedule``, ``train`` and ``evaluate``;
-``optim``, ``schedule`` and ``train`` are the engine's (:mod:`vidlearn.engine.config`). Recipes in
-``configs/`` are named as MMAction2 names its configs::
+A recipe names its wing (``task: recognition``; a recipe without ``task`` is a recognition recipe)
+and has the sections ``model``, ``data`` (with its ``preprocessing`` subsection), ``optim``,
+``schedule``, ``train`` and ``evaluate``; ``optim``, ``schedule`` and ``train`` are the engine's
+(:mod:`vidlearn.engine.config`). Recipes live in ``configs/recognition/<family>/`` and are named as
+MMAction2 names its configs::
 
     <model>_<pretraining>_<clip_len>x<frame_interval>x<num_clips>_<dataset>-<split>.yaml
 
@@ -11,16 +13,26 @@ and any key can be overridden on the command line: ``vidlearn train RECIPE optim
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from vidlearn.engine.config import OptimConfig, ScheduleConfig, TrainerConfig, load_config
+from vidlearn.engine.config import (
+    ConfigError,
+    OptimConfig,
+    ScheduleConfig,
+    TrainerConfig,
+    apply_overrides,
+    config_from_dict,
+    load_yaml_recipe,
+)
 
 __all__ = [
+    "DEFAULT_PIXELS",
     "DataConfig",
     "EvaluateConfig",
     "ModelConfig",
+    "PreprocessingConfig",
     "RecognitionConfig",
     "SyntheticConfig",
     "load_recipe",
@@ -34,8 +46,9 @@ class ModelConfig:
     ``num_classes`` defaults to the dataset's class count. ``weights`` initialises from a checkpoint
     file (any layout :func:`vidlearn.models.load_weights` knows); ``allow_missing`` names modules
     left freshly initialised (e.g. ``[fc8]`` to fine-tune a Sports-1M C3D on UCF-101).
-    ``preprocessing`` names a weights spec of the model whose preprocessing (mean, std, channel
-    order, value range) the data pipeline then uses.
+    ``preprocessing`` names a weights spec of the model whose pixel values (mean, std, channel
+    order, value range) the data pipeline uses wherever ``data.preprocessing`` leaves them unset
+    (see :class:`PreprocessingConfig`).
     """
 
     name: str = "c3d"
@@ -59,6 +72,41 @@ class SyntheticConfig:
     seed: int = 0
 
 
+#: The pixel values a recipe gets when neither it nor a weights spec (``model.preprocessing``) sets them.
+DEFAULT_PIXELS: dict[str, Any] = {
+    "mean": (0.485, 0.456, 0.406),
+    "std": (0.229, 0.224, 0.225),
+    "channel_order": "RGB",
+    "value_range": (0.0, 1.0),
+}
+
+
+@dataclass
+class PreprocessingConfig:
+    """How decoded frames become the model's input: geometry, augmentation and pixel values.
+
+    Geometry: frames are resized to ``resize_short_side`` (None: no resize), then cut to
+    ``crop_size`` squares (random crops in training, TSN multi-scale crops with
+    ``multi_scale_crop``; centre, three or ten crops at test time); ``flip`` mirrors training clips
+    at random (off for classes that a mirror image changes, such as "move left").
+
+    Pixel values, as in :class:`vidlearn.models.Preprocessing`: scale to ``value_range``, then
+    ``(x - mean) / std`` per channel in ``channel_order``. Each of these four keys left unset (null)
+    takes its value from the weights spec named by ``model.preprocessing`` when there is one, else
+    from :data:`DEFAULT_PIXELS` (ImageNet mean and std, RGB, [0, 1]). A key set in the recipe always
+    wins over the spec.
+    """
+
+    resize_short_side: int | None = 128
+    crop_size: int = 112
+    flip: bool = True
+    multi_scale_crop: bool = False
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    channel_order: Literal["RGB", "BGR"] | None = None
+    value_range: tuple[float, float] | None = None
+
+
 @dataclass
 class DataConfig:
     """Where the videos are and how clips are cut from them.
@@ -67,8 +115,8 @@ class DataConfig:
     ``kinetics`` (``annotations`` = the CSV folder or file), ``sports1m`` (the JSON file), ``list``
     (MMAction2 list files ``train_list`` / ``val_list``, relative to ``root``), ``folder`` (a folder per
     class under ``root/train`` and ``root/val``) or ``synthetic`` (the built-in motion dataset).
-    Pixels: ``value_range``, ``mean``, ``std`` and ``channel_order`` as in
-    :class:`vidlearn.models.Preprocessing`.
+    ``decode_size`` asks the decoder for smaller frames (an int for the short side);
+    ``preprocessing`` turns them into model input (:class:`PreprocessingConfig`).
     """
 
     format: Literal["ucf101", "hmdb51", "kinetics", "sports1m", "list", "folder", "synthetic"] = "list"
@@ -83,14 +131,7 @@ class DataConfig:
     clip_len: int = 16
     frame_interval: int = 1
     decode_size: int | None = None
-    resize_short_side: int | None = 128
-    crop_size: int = 112
-    multi_scale_crop: bool = False
-    flip: bool = True
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
-    channel_order: Literal["RGB", "BGR"] = "RGB"
-    value_range: tuple[float, float] = (0.0, 1.0)
+    preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     batch_size: int = 8
     num_workers: int = 2
     on_error: Literal["raise", "skip"] = "raise"
@@ -118,6 +159,7 @@ class EvaluateConfig:
 class RecognitionConfig:
     """A full recognition recipe."""
 
+    task: Literal["recognition"] = "recognition"
     name: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -127,13 +169,39 @@ class RecognitionConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
 
+#: Keys that moved from ``data`` into ``data.preprocessing``.
+MOVED_DATA_KEYS = tuple(f.name for f in fields(PreprocessingConfig))
+
+
+def _check_moved_keys(data: dict[str, Any], overrides: list[str], path: str | Path) -> None:
+    """A recipe or override using a pixel key at its old place ``data.KEY`` fails naming the new one."""
+    section = data.get("data")
+    if isinstance(section, dict):
+        for key in MOVED_DATA_KEYS:
+            if key in section:
+                raise ConfigError(f"{path}: data.{key} moved to data.preprocessing.{key}")
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        if key.startswith("data.") and key.split(".")[1] in MOVED_DATA_KEYS:
+            raise ConfigError(f"override {text!r}: data.{key.split('.')[1]} moved to "
+                              f"data.preprocessing.{key.split('.')[1]}")
+
+
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RecognitionConfig:
     """Load and validate a recognition recipe with ``key=value`` overrides.
 
     Raises :class:`vidlearn.engine.config.ConfigError` naming the key, the file and, for a misspelt
-    key, the closest valid one. ``name`` defaults to the file's stem.
+    key, the closest valid one; a pixel key at its old place (``data.mean``) names its new place
+    (``data.preprocessing.mean``). ``name`` defaults to the file's stem.
     """
-    cfg = load_config(path, RecognitionConfig, list(overrides))
+    overrides = list(overrides)
+    data = load_yaml_recipe(path)
+    _check_moved_keys(data, overrides, path)
+    source = str(path)
+    if overrides:
+        data = apply_overrides(data, overrides, RecognitionConfig)
+        source = f"{path} (with overrides {' '.join(overrides)})"
+    cfg = config_from_dict(data, RecognitionConfig, source=source)
     if not cfg.name:
         cfg.name = Path(path).stem
     return cfg

@@ -51,11 +51,11 @@ from vidlearn.synthetic.scene import (
     Objects,
     RenderedScene,
     SceneSpec,
-    frame_extent,
     render_scene,
     sample_background,
     sample_colors,
     sample_textures,
+    world_extent,
 )
 
 __all__ = [
@@ -147,7 +147,7 @@ def sample_motion_scene(
         raise ValueError(
             f"label {label} out of range for preset {preset.name!r} with {len(preset.classes)} classes"
         )
-    extent = frame_extent(size)
+    extent = world_extent(size)
     background = sample_background(rng)
     moving = int(rng.integers(preset.num_objects[0], preset.num_objects[1] + 1))
     static = int(rng.integers(preset.num_distractors[0], preset.num_distractors[1] + 1))

@@ -39,13 +39,13 @@ __all__ = [
     "RenderedScene",
     "SceneSpec",
     "downscale",
-    "frame_extent",
     "object_states",
     "render_scene",
     "sample_background",
     "sample_colors",
     "sample_textures",
     "sample_tracking_scene",
+    "world_extent",
 ]
 
 SHAPES = ("disc", "square", "triangle", "patch")
@@ -195,8 +195,8 @@ class RenderedScene:
     centers: torch.Tensor
 
 
-def frame_extent(size: tuple[int, int]) -> np.ndarray:
-    """The frame's half-extent in scene units ``[x, y]``: the short side spans [-1, 1]."""
+def world_extent(size: tuple[int, int]) -> np.ndarray:
+    """The view's size ``(x, y)`` in world units (the short side is one unit) for frames of ``size = (height, width)``."""
     height, width = size
     short = min(height, width)
     return np.array([width / short, height / short])
@@ -268,7 +268,7 @@ def render_scene(
         raise ValueError(f"size must be (height, width) with positive sides, got {size}")
     height, width = int(size[0]), int(size[1])
     scale = float(min(height, width))  # pixels per world unit
-    extent = frame_extent((height, width))
+    extent = world_extent((height, width))
     times = start_frame + np.arange(num_frames, dtype=float)
     camera = spec.camera.path(times)  # (T, 2)
     centers, angles, radii = object_states(spec.objects, times)
@@ -416,7 +416,8 @@ def sample_colors(
 
 
 def sample_textures(rng: np.random.Generator, shapes: np.ndarray, modes: int = 4) -> tuple[np.ndarray, ...]:
-    """Random sinusoidal textures for ``shapes`` (frequencies, amplitudes, phases); only patches get any."""
+    """Sinusoid textures of ``N = len(shapes)`` objects: frequencies ``(N, modes, 2)``, amplitudes
+    ``(N, modes, 3)`` (zero except for ``patch`` objects) and phases ``(N, modes)``."""
     count = len(shapes)
     freq = rng.integers(1, 4, (count, modes, 2)) * rng.choice([-1, 1], (count, modes, 2))
     amp = rng.uniform(-0.25, 0.25, (count, modes, 3)) * (shapes == SHAPES.index("patch"))[:, None, None]
@@ -435,7 +436,7 @@ def sample_tracking_scene(
     if num_objects < 0:
         raise ValueError(f"num_objects must be >= 0, got {num_objects}")
     rng = np.random.default_rng(seed)
-    extent = frame_extent(size)
+    extent = world_extent(size)
     background = sample_background(rng)
     shapes = rng.integers(0, len(SHAPES), num_objects)
     freq, amp, phase = sample_textures(rng, shapes)

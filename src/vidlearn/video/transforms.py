@@ -20,14 +20,10 @@ close to PIL; MMAction2 resizes with OpenCV's bilinear, which does not antialias
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
-
-if TYPE_CHECKING:
-    from vidlearn.models.registry import Preprocessing
 
 __all__ = [
     "CenterCrop",
@@ -42,7 +38,6 @@ __all__ = [
     "ThreeCrop",
     "ToCTHW",
     "ToTCHW",
-    "build_clip_transform",
 ]
 
 GeneratorLike = torch.Generator | int | None
@@ -450,60 +445,3 @@ class Compose:
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}," for t in self.transforms)
         return f"Compose([{inner}\n])"
-
-
-def build_clip_transform(
-    preprocessing: Preprocessing,
-    *,
-    train: bool,
-    num_crops: int = 1,
-    multi_scale_crop: bool = False,
-    input_layout: str = "THWC",
-    antialias: bool = True,
-) -> Compose:
-    """The standard pipeline for a set of weights' :class:`~vidlearn.models.Preprocessing`.
-
-    train: ``ResizeShortSide -> RandomCrop`` (or TSN ``MultiScaleCrop``) ``-> RandomHorizontalFlip ->
-    Normalize -> ToCTHW``, giving ``float (C, T, crop, crop)``.
-    test: ``ResizeShortSide -> CenterCrop | ThreeCrop | TenCrop`` (``num_crops`` 1, 3 or 10) ``->
-    Normalize -> ToCTHW``, giving ``(C, T, crop, crop)`` or ``(num_crops, C, T, crop, crop)``.
-
-    The resize is skipped when ``preprocessing.resize_short_side`` is None. Input is the reader's
-    ``(T, H, W, C)`` (``input_layout="THWC"``) or ``(T, C, H, W)`` (``"TCHW"``). Flow weights
-    (``modality="flow"``) flip with the x component negated and resize with displacements rescaled.
-    """
-    if input_layout not in ("THWC", "TCHW"):
-        raise ValueError(f"input_layout must be 'THWC' or 'TCHW', got {input_layout!r}")
-    if num_crops not in (1, 3, 10):
-        raise ValueError(f"num_crops must be 1, 3 or 10, got {num_crops!r}")
-    if train and num_crops != 1:
-        raise ValueError(f"num_crops={num_crops} is a test-time protocol; training uses one crop")
-    is_flow = preprocessing.modality == "flow"
-    crop = preprocessing.crop_size
-    steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
-    if input_layout == "THWC":
-        steps.append(ToTCHW())
-    if preprocessing.resize_short_side is not None:
-        steps.append(ResizeShortSide(preprocessing.resize_short_side, antialias=antialias, flow=is_flow))
-    if train:
-        if multi_scale_crop:
-            steps.append(MultiScaleCrop(crop, antialias=antialias, flow=is_flow))
-        else:
-            steps.append(RandomCrop(crop))
-        steps.append(RandomHorizontalFlip(flow=is_flow))
-    elif num_crops == 1:
-        steps.append(CenterCrop(crop))
-    elif num_crops == 3:
-        steps.append(ThreeCrop(crop))
-    else:
-        steps.append(TenCrop(crop, flow=is_flow))
-    steps.append(
-        Normalize(
-            preprocessing.mean,
-            preprocessing.std,
-            channel_order=preprocessing.channel_order,
-            value_range=preprocessing.value_range,
-        )
-    )
-    steps.append(ToCTHW())
-    return Compose(steps)

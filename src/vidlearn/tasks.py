@@ -1,0 +1,66 @@
+"""The task registry: which wing trains and evaluates a recipe.
+
+A recipe names its wing with a top-level ``task:`` key (``task: recognition``); a recipe without one
+is a recognition recipe, as every recipe was before the other wings. ``vidlearn train`` and
+``vidlearn evaluate`` read the key with :func:`task_of` and call the wing's entry module, imported
+only then (:func:`get_task`), so the command line imports no wing it does not run.
+
+A wing's entry module exposes:
+
+- ``load_recipe(path, overrides) -> cfg``: the recipe as the wing's schema (a dataclass with the
+  engine's ``train`` section), validated;
+- ``train(cfg, *, resume, final_eval) -> result`` with ``result.work_dir``, ``result.metrics`` (a dict)
+  and ``result.interrupted``;
+- ``evaluate(cfg, checkpoint, *, out_dir, progress, **protocol_options) -> dict`` of metrics;
+- ``average_splits(list of metric dicts) -> dict``: the mean over a dataset's official splits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from types import ModuleType
+
+from vidlearn.engine.config import ConfigError, load_yaml_recipe
+
+__all__ = ["DEFAULT_TASK", "TASKS", "get_task", "register_task", "task_of"]
+
+#: Task name -> the wing's entry module (imported on first use).
+TASKS: dict[str, str] = {
+    "recognition": "vidlearn.recognition.wing",
+}
+
+#: The task of a recipe that names none.
+DEFAULT_TASK = "recognition"
+
+
+def register_task(name: str, module: str) -> None:
+    """Make ``task: name`` recipes run through the entry module ``module`` (a dotted path)."""
+    if not name.isidentifier():
+        raise ValueError(f"task name must be an identifier, got {name!r}")
+    TASKS[name] = module
+
+
+def _check_known(name: object, where: str) -> str:
+    if not isinstance(name, str) or name not in TASKS:
+        raise ConfigError(f"{where}: unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
+    return name
+
+
+def task_of(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> str:
+    """The task a recipe names (its ``task:`` key after ``_base_`` merging, or a ``task=`` override).
+
+    Raises :class:`~vidlearn.engine.config.ConfigError` naming the file for an unknown task.
+    """
+    name: object = load_yaml_recipe(path).get("task", DEFAULT_TASK)
+    for text in overrides:
+        key, _, value = text.partition("=")
+        if key.strip() == "task":
+            name = value.strip()
+    return _check_known(name, str(path))
+
+
+def get_task(name: str) -> ModuleType:
+    """The entry module of the wing registered as ``name``."""
+    return importlib.import_module(TASKS[_check_known(name, "task")])

@@ -1,0 +1,51 @@
+"""The task registry: a recipe's task key (inherited through _base_, defaulting to recognition)
+picks the wing's entry module, imported only when asked for."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vidlearn.engine.config import ConfigError
+from vidlearn.tasks import TASKS, get_task, task_of
+
+
+def test_recipe_without_task_is_recognition(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: {name: c3d}\n")
+    assert task_of(recipe) == "recognition"
+
+
+def test_task_is_inherited_from_base_and_overridable(tmp_path):
+    (tmp_path / "base.yaml").write_text("task: recognition\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("_base_: base.yaml\n")
+    assert task_of(recipe) == "recognition"
+    with pytest.raises(ConfigError, match=r"r\.yaml: unknown task 'tracking'; known tasks: recognition$"):
+        task_of(recipe, ["optim.lr=0.1", "task=tracking"])
+
+
+def test_unknown_or_malformed_task_lists_the_known_ones(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("task: [recognition]\n")
+    with pytest.raises(ConfigError, match=r"unknown task \['recognition'\]; known tasks: recognition$"):
+        task_of(recipe)
+    with pytest.raises(ConfigError, match="known tasks: recognition"):
+        get_task("nope")
+
+
+def test_every_registered_wing_exposes_the_entry_interface():
+    for name in TASKS:
+        wing = get_task(name)
+        for attribute in ("load_recipe", "train", "evaluate", "average_splits"):
+            assert callable(getattr(wing, attribute)), (name, attribute)
+
+
+def test_reading_the_task_imports_no_wing(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("task: recognition\n")
+    code = ("import sys; from vidlearn.tasks import task_of; "
+            f"assert task_of({str(recipe)!r}) == 'recognition'; "
+            "print(sorted(m for m in sys.modules if m.startswith('vidlearn.recognition')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
