@@ -60,6 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--protocol", choices=["softmax", "svm"], default="softmax",
                         help="'svm': frozen features + linear SVM trained on the training split (C3D paper)")
-    parser.add_argument("--layer", default="fc6", help="feature layer for --protocol svm (default fc6)")
+    parser.add_argument("--layer", default=None, help="feature layer for --protocol svm (default: fc6 where the model names it)")
     parser.add_argument("--svm-c", type=float, default=1.0, help="the SVM's C (default 1)")
     parser.set_defaults(func=_run)

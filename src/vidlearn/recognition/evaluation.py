@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from vidlearn.engine.evaluation import evaluation_loop
 from vidlearn.recognition.metrics import classification_report, confusion_matrix
 
 __all__ = [
@@ -181,22 +182,23 @@ def evaluate_videos(
     if average not in ("prob", "score"):
         raise ValueError(f"average must be 'prob' or 'score', got {average!r}")
     model.eval()
-    loader = DataLoader(dataset, batch_size=1, num_workers=num_workers, collate_fn=_first)
-    video_scores, labels, clip_scores, clip_labels, paths = [], [], [], [], []
-    iterator = loader
-    if progress:
-        from tqdm.auto import tqdm
 
-        iterator = tqdm(loader, desc="evaluate", unit="video", leave=False)
-    for video in iterator:
+    def score(video: DecodedVideo) -> list[tuple[torch.Tensor, int, str]]:
         logits = score_views(model, video, transform, chunk_size=chunk_size, device=device,
                              autocast_dtype=autocast_dtype)
+        return [(logits, video.label, video.path)]
+
+    # Each DDP rank scores its share of the videos; every rank gets all of them back, in order.
+    scored = evaluation_loop(score, dataset, batch_size=1, collate_fn=_first, num_workers=num_workers,
+                             progress=progress, desc="evaluate")
+    video_scores, labels, clip_scores, clip_labels, paths = [], [], [], [], []
+    for logits, label, path in scored:
         per_view = logits.softmax(dim=1) if average == "prob" else logits
         video_scores.append(per_view.mean(dim=0))
-        labels.append(video.label)
+        labels.append(label)
         clip_scores.append(logits)
-        clip_labels.extend([video.label] * len(logits))
-        paths.append(video.path)
+        clip_labels.extend([label] * len(logits))
+        paths.append(path)
     result = EvaluationResult(
         video_scores=torch.stack(video_scores) if video_scores else torch.zeros(0, num_classes),
         labels=torch.tensor(labels, dtype=torch.long),

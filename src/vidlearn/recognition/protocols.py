@@ -23,12 +23,7 @@ from vidlearn.engine import distributed as dist_utils
 from vidlearn.models import load_weights
 from vidlearn.recognition.builders import build_dataset, build_model
 from vidlearn.recognition.datasets import VideoClipDataset
-from vidlearn.recognition.evaluation import (
-    DecodedVideoDataset,
-    EvaluationResult,
-    evaluate_videos,
-    protocol_metrics,
-)
+from vidlearn.recognition.evaluation import DecodedVideoDataset, EvaluationResult, evaluate_videos
 from vidlearn.recognition.metrics import plot_confusion_matrix, write_per_class_csv
 from vidlearn.recognition.preprocessing import clip_transform_of
 from vidlearn.recognition.recipe import RecognitionConfig
@@ -60,46 +55,6 @@ def protocol_dataset(cfg: RecognitionConfig, videos: VideoClipDataset, *, num_cl
     return DecodedVideoDataset(videos, sampler, seed=cfg.train.seed), transform
 
 
-def _shard(dataset: DecodedVideoDataset) -> DecodedVideoDataset:
-    """This rank's share of the videos (every video once over all ranks)."""
-    rank, world = dist_utils.get_rank(), dist_utils.get_world_size()
-    if world == 1:
-        return dataset
-    subset = DecodedVideoDataset.__new__(DecodedVideoDataset)
-    subset.__dict__.update(dataset.__dict__)
-    subset.videos = _SampleSubset(dataset.videos, list(range(rank, len(dataset), world)))
-    return subset
-
-
-class _SampleSubset:
-    """A view of a clip dataset restricted to some samples (keeps ``open`` and ``size``)."""
-
-    def __init__(self, videos: VideoClipDataset, indices: list[int]) -> None:
-        self._videos = videos
-        self.samples = [videos.samples[i] for i in indices]
-        self.size = videos.size
-
-    def open(self, sample: Any) -> Any:
-        return self._videos.open(sample)
-
-
-def _gather_result(result: EvaluationResult, num_classes: int) -> EvaluationResult:
-    if dist_utils.get_world_size() == 1:
-        return result
-    parts = dist_utils.all_gather_object(
-        (result.video_scores, result.labels, result.clip_scores, result.clip_labels, result.paths)
-    )
-    merged = EvaluationResult(
-        video_scores=torch.cat([p[0] for p in parts]),
-        labels=torch.cat([p[1] for p in parts]),
-        clip_scores=torch.cat([p[2] for p in parts]),
-        clip_labels=torch.cat([p[3] for p in parts]),
-        paths=[path for p in parts for path in p[4]],
-    )
-    merged.metrics = protocol_metrics(merged, num_classes)
-    return merged
-
-
 def run_protocol(
     cfg: RecognitionConfig,
     model: nn.Module,
@@ -110,15 +65,15 @@ def run_protocol(
     device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> EvaluationResult:
-    """Evaluate ``model`` on ``videos`` with ``num_clips x num_crops`` views (DDP-aware)."""
+    """Evaluate ``model`` on ``videos`` with ``num_clips x num_crops`` views (DDP-aware: each rank scores
+    its share of the videos through the engine's evaluation loop; every rank gets all the results)."""
     dataset, transform = protocol_dataset(cfg, videos, num_clips=num_clips, num_crops=num_crops)
-    result = evaluate_videos(
-        model, _shard(dataset), transform,
+    return evaluate_videos(
+        model, dataset, transform,
         num_classes=len(videos.classes), average=cfg.evaluate.average, chunk_size=cfg.evaluate.chunk_size,
         num_workers=cfg.evaluate.num_workers, device=device, autocast_dtype=_autocast_dtype(cfg),
         progress=progress,
     )
-    return _gather_result(result, len(videos.classes))
 
 
 def write_evaluation(out_dir: Path, result: EvaluationResult, classes: list[str], *, title: str = "") -> None:
@@ -147,14 +102,14 @@ def evaluate(
     return dict(result.metrics)
 
 
-def evaluate_svm(cfg: RecognitionConfig, checkpoint: str | Path, *, layer: str = "fc6", C: float = 1.0) -> dict[str, float]:
+def evaluate_svm(cfg: RecognitionConfig, checkpoint: str | Path, *, layer: str | None = None,
+                 C: float = 1.0) -> dict[str, float]:
     """The C3D "features + linear SVM" protocol on the recipe's splits (see :mod:`vidlearn.recognition.svm`).
 
-    The network is frozen; ``layer`` names the feature (``forward_features(x, layer=...)`` where the
-    model takes it, else ``forward_features(x)``); clips follow ``evaluate.num_clips x num_crops``.
+    The network is frozen; ``layer`` names the feature (``forward_features(x, layer=...)``; one the
+    model does not name is an error); ``None`` takes ``fc6`` where the model names it (the paper's
+    choice) and the model's default features otherwise. Clips follow ``evaluate.num_clips x num_crops``.
     """
-    import inspect
-
     from vidlearn.recognition.svm import extract_video_features, linear_svm_protocol
 
     train_videos = build_dataset(cfg, train=True)
@@ -162,10 +117,11 @@ def evaluate_svm(cfg: RecognitionConfig, checkpoint: str | Path, *, layer: str =
     model = build_model(cfg, len(test_videos.classes))
     load_weights(model, checkpoint)
     model.eval()
-    takes_layer = "layer" in inspect.signature(model.forward_features).parameters
+    if layer is None:
+        layer = "fc6" if "fc6" in model.feature_layers else None
 
     def features(clips: torch.Tensor) -> torch.Tensor:
-        return model.forward_features(clips, layer=layer) if takes_layer else model.forward_features(clips)
+        return model.forward_features(clips, layer=layer)
 
     splits = []
     for videos in (train_videos, test_videos):

@@ -9,8 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidlearn.recognition.datasets import count_skipped
-
 __all__ = ["ClassificationStep"]
 
 
@@ -19,14 +17,18 @@ class ClassificationStep:
     """The training step: cross-entropy on single-label batches, BCE-with-logits on multi-label ones.
 
     Takes a batch ``(clips (B, C, T, H, W), labels (B,) or multi-hot (B, K), info)``. Returns the loss
-    and the batch's accuracy (float, averaged by the engine) and skipped-video count (int, summed by
-    the engine into the epoch summary).
+    and the batch's accuracy (float, averaged by the engine); the engine counts the skipped videos
+    from ``info`` itself. With ``channels_last`` the clips are laid out ``channels_last_3d``, to match
+    a model the trainer converted (``train.channels_last``, the CPU fast path).
     """
 
     multi_label: bool = False
+    channels_last: bool = False
 
     def __call__(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:
-        clips, labels, info = batch
+        clips, labels, _info = batch
+        if self.channels_last and clips.dim() == 5:
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
         logits = model(clips)
         if self.multi_label:
             loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
@@ -34,4 +36,4 @@ class ClassificationStep:
         else:
             loss = F.cross_entropy(logits.float(), labels)
             accuracy = (logits.argmax(1) == labels).float().mean()
-        return loss, {"acc": accuracy.detach(), "skipped": int(count_skipped(info))}
+        return loss, {"acc": accuracy.detach()}

@@ -77,7 +77,8 @@ def train(cfg: RecognitionConfig, *, resume: str | Path | None = "auto", final_e
 
     trainer = Trainer(
         model, train_set,
-        step_fn=ClassificationStep(multi_label=getattr(train_set, "multi_label", False)),
+        step_fn=ClassificationStep(multi_label=getattr(train_set, "multi_label", False),
+                                   channels_last=cfg.train.channels_last),
         optim=cfg.optim, schedule=cfg.schedule, config=cfg.train,
         batch_size=cfg.data.batch_size, num_workers=cfg.data.num_workers,
         eval_fn=validate if cfg.train.eval_every_epochs else None,

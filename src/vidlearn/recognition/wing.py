@@ -24,7 +24,7 @@ def evaluate(
     out_dir: str | Path | None = None,
     progress: bool = True,
     protocol: str = "softmax",
-    layer: str = "fc6",
+    layer: str | None = None,
     C: float = 1.0,
 ) -> dict[str, float]:
     """A checkpoint scored with the recipe's test protocol.
