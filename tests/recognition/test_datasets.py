@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import vidlearn.video as video_api
+from vidlearn.data import frames as frames_module
 from vidlearn.recognition.datasets import (
     HMDB51,
     UCF101,
@@ -31,7 +32,6 @@ from vidlearn.recognition.datasets import (
     read_class_names,
     skipped_videos,
 )
-from vidlearn.recognition.datasets import frames as frames_module
 from vidlearn.video import write_video as write_video_file
 from vidlearn.video.errors import VideoDecodeError
 from vidlearn.video.sampling import CenterClipSampler, RandomClipSampler, UniformClipSampler
@@ -134,7 +134,7 @@ def test_probing_hard_linked_tree_is_fast_and_cached(official_roots, tmp_path, m
     )
     first = time.perf_counter() - started
     assert len(train) == 9537 and train.samples[0].num_frames == 4
-    assert json.loads(index_file.read_text())["version"] == 1
+    assert json.loads(index_file.read_text())["version"] == 2
 
     def fail(path):
         raise AssertionError(f"opened {path} although the index is cached")

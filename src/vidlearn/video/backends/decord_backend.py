@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+from vidlearn.video.backends.pyav import FrameTable
 from vidlearn.video.errors import VideoDecodeError
 
 __all__ = ["DecordBackend", "is_available"]
@@ -53,7 +54,7 @@ class DecordBackend(DecoderBackend):
 
     name = "decord"
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, *, known: FrameTable | None = None) -> None:
         import decord
 
         from vidlearn.video.backends.pyav import PyAVBackend
@@ -61,7 +62,7 @@ class DecordBackend(DecoderBackend):
         check_readable_file(path)
         self.path = path
         self._decord = decord
-        index = PyAVBackend(path, timeout)  # exact frame count and stream metadata
+        index = PyAVBackend(path, timeout, known=known)  # exact frame count and stream metadata
         index.close()
         if index.codec == "mpeg4" and index.has_reordered_frames:
             # decord returns wrong pixels for MPEG-4 Part 2 B-frames after a seek.

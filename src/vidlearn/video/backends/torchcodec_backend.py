@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
+from vidlearn.video.backends.pyav import FrameTable
 from vidlearn.video.errors import VideoDecodeError
 
 __all__ = ["TorchCodecBackend", "is_available"]
@@ -39,7 +40,7 @@ class TorchCodecBackend(DecoderBackend):
 
     name = "torchcodec"
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, *, known: FrameTable | None = None) -> None:
         from torchcodec.decoders import VideoDecoder
 
         from vidlearn.video.backends.pyav import PyAVBackend
@@ -48,7 +49,7 @@ class TorchCodecBackend(DecoderBackend):
         self.path = path
         # torchcodec numbers frames by pts; where pts do not identify frames (MPEG-4 packed
         # B-frames in AVI) it silently returns the neighbouring frame, so refuse such files.
-        index = PyAVBackend(path, timeout)
+        index = PyAVBackend(path, timeout, known=known)
         index.close()
         if index.numbers_frames_by_counting:
             raise VideoDecodeError(

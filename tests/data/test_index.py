@@ -1,4 +1,4 @@
-"""The cached video metadata index: cache hits open no file, changes are re-probed, writes are atomic."""
+"""The cached video metadata index (vidlearn.data.index): cache hits open no file, changes are re-probed, writes are atomic."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vidlearn.recognition.datasets import INDEX_FILENAME, VideoIndex
+from vidlearn.data.index import INDEX_FILENAME, VideoIndex
 
 
 def make_files(root, names, content=b"x" * 10):
@@ -107,4 +107,4 @@ def test_corrupt_or_foreign_cache_is_ignored(tmp_path, content, caplog):
     prober = CountingProber()
     VideoIndex(tmp_path, prober=prober).lookup(paths)
     assert len(prober.calls) == 1 and "ignoring" in caplog.text
-    assert json.loads((tmp_path / INDEX_FILENAME).read_text())["version"] == 1
+    assert json.loads((tmp_path / INDEX_FILENAME).read_text())["version"] == 2
