@@ -66,7 +66,9 @@ def _default_prober(path: str) -> tuple[int, float, int, int, dict[str, Any] | N
     from vidlearn.video import probe_video
 
     info = probe_video(path)
-    table = asdict(info.frame_table) if info.frame_table is not None else None
+    table = None
+    if info.frame_table is not None:  # lists, as JSON gives them back, so cached and fresh entries agree
+        table = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(info.frame_table).items()}
     return int(info.num_frames), float(info.fps), int(info.height), int(info.width), table
 
 
