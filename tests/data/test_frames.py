@@ -26,7 +26,9 @@ def test_mot_style_frame_folder_reads_one_based_six_digit_names(tmp_path):
     img1.mkdir(parents=True)
     for number in range(1, 6):  # MOTChallenge: 000001.jpg is frame 1
         cv2.imwrite(str(img1 / f"{number:06d}.jpg"), np.full((12, 20, 3), number * 40, np.uint8))
-    frames = JpegFrames(str(img1), num_frames=5, filename_tmpl="{:06d}.jpg", start_index=1)
+    (img1 / "notes.txt").write_text("not a frame")
+    frames = JpegFrames(str(img1), num_frames=None, filename_tmpl="{:06d}.jpg", start_index=1)
+    assert frames.num_frames == 5 and frames.fps is None  # counted: the five .jpg files
     clip = frames.get([4, 0], size=6)
     assert clip.shape == (2, 6, 10, 3) and clip.dtype == torch.uint8
     assert abs(int(clip[0, 3, 5, 0]) - 200) <= 3 and abs(int(clip[1, 3, 5, 0]) - 40) <= 3

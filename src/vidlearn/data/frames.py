@@ -82,17 +82,25 @@ class VideoFileFrames:
 class JpegFrames:
     """RGB frames stored as images ``directory/filename_tmpl.format(i + start_index)``.
 
-    This is MMAction2's rawframe layout (``img_00001.jpg``, 1-based). ``num_frames`` comes from the
-    list file, so nothing is listed on disk.
+    This is MMAction2's rawframe layout (``img_00001.jpg``, 1-based) and, with
+    ``filename_tmpl="{:06d}.jpg"``, MOTChallenge's ``img1`` folders. ``num_frames`` usually comes from
+    a list file (or ``seqinfo.ini``), so nothing is listed on disk; ``None`` counts the files that
+    match the template.
     """
 
     def __init__(
-        self, directory: str, num_frames: int, filename_tmpl: str = "img_{:05d}.jpg", start_index: int = 1
+        self,
+        directory: str,
+        num_frames: int | None,
+        filename_tmpl: str = "img_{:05d}.jpg",
+        start_index: int = 1,
     ) -> None:
         self.path = directory
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise VideoDecodeError(directory, "frame folder not found")
+        if num_frames is None:
+            num_frames = sum(1 for _ in self.directory.glob(re.sub(r"\{[^}]*\}", "*", filename_tmpl)))
         self.num_frames = int(num_frames)
         self.fps = None
         self.filename_tmpl = filename_tmpl
