@@ -19,22 +19,6 @@ from vidlearn.cli.main import CLIError
 __all__ = ["register"]
 
 
-def _formats() -> list[str]:
-    """The dataset formats of the recognition registry (the same ones training reads)."""
-    from vidlearn.recognition.datasets.formats import format_names
-
-    return format_names()
-
-
-def _annotations_help() -> str:
-    from vidlearn.recognition.datasets.formats import get_format
-
-    meanings = "; ".join(
-        f"{name}: {get_format(name).annotations}" for name in _formats() if get_format(name).annotations
-    )
-    return f"what the format reads its split from ({meanings}); list: the list file"
-
-
 def register(subparsers: Any) -> None:
     """Add ``data check`` and ``data reencode`` to the ``vidlearn`` parser."""
     parser = subparsers.add_parser("data", help="check a dataset on disk, re-encode videos")
@@ -48,8 +32,21 @@ def register(subparsers: Any) -> None:
         "Exit code 1 when there is any problem, 0 when the dataset is clean.",
     )
     check.add_argument("root", type=Path, help="dataset root (the folder of the videos)")
-    check.add_argument("--format", required=True, choices=_formats(), help="annotation format")
-    check.add_argument("--annotations", type=Path, help=_annotations_help())
+    # The formats and what --annotations means for each come from the registry training uses
+    # (vidlearn.recognition.datasets.formats); it is checked when the command runs, so that building
+    # the parser does not import torch.
+    check.add_argument(
+        "--format",
+        required=True,
+        help="dataset format, a recipe's data.format: ucf101, hmdb51, kinetics, sports1m, folder, list, synthetic",
+    )
+    check.add_argument(
+        "--annotations",
+        type=Path,
+        help="what the format reads its parts from: split folder (ucf101: classInd.txt + lists; hmdb51: "
+        "testTrainMulti_7030_splits), CSV (kinetics), JSON (sports1m), list file (list, synthetic); "
+        "folder: optional 'TRAIN,VAL' subfolders",
+    )
     check.add_argument(
         "--split",
         help="split number 1-3 (ucf101, hmdb51; default 1) or train|val|test (kinetics; default val)",
@@ -108,7 +105,10 @@ def _build(args: argparse.Namespace) -> list[tuple[str, Any]]:
     """
     from vidlearn.recognition.datasets.formats import DataPaths, get_format
 
-    fmt = get_format(args.format)
+    try:
+        fmt = get_format(args.format)
+    except ValueError as error:
+        raise CLIError(f"--format: {error}") from None
     common: dict[str, Any] = {
         "sampler": _sampler(args.clip_len),
         "on_error": "skip",
