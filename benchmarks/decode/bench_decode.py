@@ -19,6 +19,10 @@ the process (all its threads), which moves much less when the machine is shared.
 the resident-set high-water mark (``VmHWM``) of a fresh subprocess per method.
 
     python benchmarks/decode/bench_decode.py [--quick] [--clips N] [--rounds R] [--shared-data PATH]
+
+``--known-metadata`` measures only what a dataset's metadata index saves per clip (the PyAV
+backend with and without ``metadata=``, same files and clips, one process) and writes that table
+into its own block of the README.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ CLIP_LEN = 16
 README = HERE / "README.md"
 RESULTS_START = "<!-- results:start -->"
 RESULTS_END = "<!-- results:end -->"
+KNOWN_START = "<!-- known-metadata:start -->"
+KNOWN_END = "<!-- known-metadata:end -->"
 GOALS = {  # (set name prefix, peer): minimum speed-up of vidlearn's PyAV backend
     ("UCF-101-like", "naive"): 3.0,
     ("Kinetics-like", "naive"): 2.0,
@@ -71,11 +77,12 @@ class VideoSet:
     paths: list[Path]
     num_frames: dict[Path, int] = field(default_factory=dict)
     fps: dict[Path, float] = field(default_factory=dict)
+    infos: dict = field(default_factory=dict)  # path -> VideoInfo, what a dataset index keeps
 
     def probe(self) -> VideoSet:
         for path in self.paths:
             info = probe_video(path)
-            self.num_frames[path], self.fps[path] = info.num_frames, info.fps
+            self.num_frames[path], self.fps[path], self.infos[path] = info.num_frames, info.fps, info
         return self
 
 
@@ -133,7 +140,10 @@ def measure_clips(
     video_set: VideoSet, interval: int, names: list[str], rounds: int, clips_per_round: int, seed: int
 ) -> dict[str, dict[str, list[float]]]:
     """Per method: wall and CPU clips/s of every round (methods interleaved, same clips)."""
-    loaders = {name: methods.make_loader(name, CLIP_LEN, interval, video_set.fps, seed) for name in names}
+    loaders = {
+        name: methods.make_loader(name, CLIP_LEN, interval, video_set.fps, seed, known_of=video_set.infos)
+        for name in names
+    }
     for load in loaders.values():  # warm-up: imports, first-call setup
         load(video_set.paths[0], 0)
     results = {name: {"wall": [], "cpu": []} for name in names}
@@ -176,6 +186,67 @@ def clip_table(video_set: VideoSet, by_interval: dict[int, dict], names: list[st
             ]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+# --------------------------------------------------------------------------- known metadata
+
+
+def open_ms(video_set: VideoSet, known: bool, repeats: int) -> tuple[float, float]:
+    """(wall, CPU) milliseconds to open and close every file once, median over ``repeats``."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for path in video_set.paths:
+            methods.VideoReader(path, backend="pyav", metadata=video_set.infos[path] if known else None).close()
+        walls.append((time.perf_counter() - wall) * 1000 / len(video_set.paths))
+        cpus.append((time.process_time() - cpu) * 1000 / len(video_set.paths))
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def known_metadata_table(sets: list[VideoSet], rounds: int, clips: int) -> list[str]:
+    """Per set: ms per clip and per open, PyAV backend without and with the index's metadata."""
+    names = ["vidlearn-pyav", "vidlearn-pyav-known"]
+    lines = [
+        "| set | files with a frame table | ms per clip | ms per clip, known metadata | ratio (wall) | ratio (CPU) "
+        "| ms per open | ms per open, known metadata |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for video_set in sets:
+        results = measure_clips(video_set, 1, names, rounds, clips, seed=0)
+        plain, known = (1000 / statistics.median(results[name]["wall"]) for name in names)
+        opened = [open_ms(video_set, flag, repeats=max(3, rounds))[0] for flag in (False, True)]
+        with_table = sum(info.frame_table is not None for info in video_set.infos.values())
+        lines.append(
+            f"| {video_set.name} | {with_table}/{len(video_set.paths)} | {plain:.2f} | {known:.2f} "
+            f"| {paired_ratio(results, names[1], names[0], 'wall'):.3f} "
+            f"| {paired_ratio(results, names[1], names[0], 'cpu'):.3f} | {opened[0]:.2f} | {opened[1]:.2f} |"
+        )
+    return lines
+
+
+def run_known_metadata(args: argparse.Namespace, log: Callable[[str], None]) -> None:
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = "python benchmarks/decode/bench_decode.py " + " ".join(args.argv)
+    load_before = os.getloadavg()[0]
+    sets = build_sets(args, log)
+    log(f"\nknown metadata: {args.rounds} rounds x {args.clips} clips per method and set")
+    table = known_metadata_table(sets, args.rounds, args.clips)
+    log("\n".join(table))
+    text = "\n".join([
+        f"Measured {started} with `{command.strip()}` (few clips: the figures are noisy).",
+        "",
+        *machine_lines(),
+        load_line(load_before, os.getloadavg()[0]),
+        "",
+        "Random 16-frame clips (interval 1, short side 128, crop 112) through `VideoReader(path, backend=\"pyav\")` "
+        "against the same with `metadata=probe_video(path)` (what a dataset's metadata index keeps), same files and "
+        "clips, interleaved rounds, one process. Ratio = time without / time with, median of per-round ratios "
+        "(above 1: the metadata saves time). \"ms per open\": opening and closing each file, no decoding.",
+        "",
+        *table,
+    ])
+    if args.readme:
+        replace_block(Path(args.readme), text, KNOWN_START, KNOWN_END)
 
 
 # ------------------------------------------------------------------------------- DataLoader
@@ -321,7 +392,7 @@ def memory_child(args: argparse.Namespace) -> None:
     marks = {"imports": peak_rss_kib()}
     for set_name, paths in spec.items():
         video_set = VideoSet(set_name, "", [Path(path) for path in paths]).probe()
-        load = methods.make_loader(args.memory_child, CLIP_LEN, 1, video_set.fps)
+        load = methods.make_loader(args.memory_child, CLIP_LEN, 1, video_set.fps, known_of=video_set.infos)
         for path, start in draw_clips(video_set, 1, args.memory_clips, np.random.default_rng(0)):
             load(path, start)
         marks[set_name] = peak_rss_kib()
@@ -403,10 +474,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-dataloader", action="store_true", help="skip the DataLoader table")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory table")
     parser.add_argument("--readme", default=str(README), help="Markdown file whose results block is replaced ('' to skip)")
+    parser.add_argument(
+        "--known-metadata", action="store_true",
+        help="only measure clips with and without the metadata a dataset index keeps (its own README block)",
+    )
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child-sets", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--memory-clips", type=int, default=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
     args.clips = args.clips or (4 if args.quick else 12)
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.files = args.files or (3 if args.quick else 8)
@@ -422,6 +498,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    if args.known_metadata:
+        run_known_metadata(args, lambda message: print(message, flush=True))
+        return
     command = "python benchmarks/decode/bench_decode.py " + " ".join(argv if argv is not None else sys.argv[1:])
     names = args.methods.split(",") if args.methods else methods.method_names()
     for required in ("naive", "pytorchvideo"):
@@ -538,14 +617,19 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def replace_results(readme: Path, text: str) -> None:
+    replace_block(readme, text, RESULTS_START, RESULTS_END)
+
+
+def replace_block(readme: Path, text: str, start: str, end: str) -> None:
+    """Put ``text`` between the ``start`` and ``end`` markers of ``readme`` (appended when absent)."""
     if not readme.exists():
         return
     content = readme.read_text()
-    if RESULTS_START not in content or RESULTS_END not in content:
-        content = content.rstrip() + f"\n\n{RESULTS_START}\n{RESULTS_END}\n"
-    before, rest = content.split(RESULTS_START, 1)
-    after = rest.split(RESULTS_END, 1)[1]
-    readme.write_text(f"{before}{RESULTS_START}\n{text}\n{RESULTS_END}{after}")
+    if start not in content or end not in content:
+        content = content.rstrip() + f"\n\n{start}\n{end}\n"
+    before, rest = content.split(start, 1)
+    after = rest.split(end, 1)[1]
+    readme.write_text(f"{before}{start}\n{text}\n{end}{after}")
 
 
 if __name__ == "__main__":

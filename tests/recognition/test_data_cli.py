@@ -203,3 +203,16 @@ def test_check_decode_lists_videos_that_fail_to_decode(ucf_like, capsys, monkeyp
 def test_data_without_subcommand_shows_help(capsys):
     assert main(["data"]) == 2
     assert "check" in capsys.readouterr().out
+
+
+def test_check_formats_come_from_the_registry(ucf_like, capsys):
+    assert main(["data", "check", str(ucf_like.root), "--format", "ava"]) == 2
+    err = capsys.readouterr().err
+    assert "--format: unknown data.format 'ava'; known: ucf101, hmdb51, kinetics, sports1m, folder, list, synthetic" in err
+    assert main(["data", "check", str(ucf_like.root), "--format", "hmdb51"]) == 2
+    assert "--annotations is required for --format hmdb51: the testTrainMulti_7030_splits folder" in capsys.readouterr().err
+    list_file = ucf_like.root / "list.txt"
+    list_file.write_text("Biking/v_Biking_g02_c01.avi 0\nArchery/v_Archery_g01_c01.avi 1\n")
+    argv = ["data", "check", str(ucf_like.root), "--format", "list", "--annotations", str(list_file), "--clip-len", "4"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"list {list_file}: 2 videos listed, 2 usable, 2 classes"

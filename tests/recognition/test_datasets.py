@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 import vidlearn.video as video_api
 from vidlearn.recognition.datasets import (
@@ -31,7 +30,6 @@ from vidlearn.recognition.datasets import (
     read_class_names,
     skipped_videos,
 )
-from vidlearn.recognition.datasets import frames as frames_module
 from vidlearn.recognition.datasets.lists import read_labelled_list
 from vidlearn.video import write_video as write_video_file
 from vidlearn.video.errors import VideoDecodeError
@@ -135,7 +133,7 @@ def test_probing_hard_linked_tree_is_fast_and_cached(official_roots, tmp_path, m
     )
     first = time.perf_counter() - started
     assert len(train) == 9537 and train.samples[0].num_frames == 4
-    assert json.loads(index_file.read_text())["version"] == 1
+    assert json.loads(index_file.read_text())["version"] == 2
 
     def fail(path):
         raise AssertionError(f"opened {path} although the index is cached")
@@ -235,19 +233,7 @@ def test_hmdb51_bad_flag_and_unknown_class(tmp_path):
         HMDB51(tmp_path / "videos", tmp_path, classes=["walk"], on_error="skip")
 
 
-# -- items: skipping bad videos, determinism, views, transforms ---------------------------------
-
-
-@pytest.fixture()
-def mixed_videos(tmp_path):
-    """One good 12-frame video, one truncated, one empty, one 3 frames long."""
-    good = write_video(tmp_path / "good.mp4", num_frames=12)
-    truncated = write_video(tmp_path / "truncated.mp4", num_frames=12)
-    truncated.write_bytes(truncated.read_bytes()[:300])  # the index (moov) is gone
-    empty = tmp_path / "empty.mp4"
-    empty.write_bytes(b"")
-    short = write_video(tmp_path / "short.mp4", num_frames=3)
-    return [good, truncated, empty, short]
+# -- items: labels on top of the generic clip dataset (tests/data/test_clips.py) ----------------
 
 
 def _dataset(paths, **kwargs):
@@ -258,124 +244,16 @@ def _dataset(paths, **kwargs):
     return VideoClipDataset(samples, [p.stem for p in paths], **kwargs)
 
 
-def test_skip_replaces_and_counts_bad_videos(mixed_videos, caplog):
-    dataset = _dataset(mixed_videos, sampler=RandomClipSampler(4), on_error="skip", seed=3)
-    loader = DataLoader(dataset, batch_size=4, shuffle=False, num_workers=0)
-    batch = next(iter(loader))
-    clips, labels, info = batch
-    assert clips.shape == (4, 4, 16, 16, 3) and clips.dtype == torch.uint8
-    assert labels.tolist() == [0, 0, 0, 0]  # every bad item was replaced by the good video
-    assert info["skipped"][0].item() == 0 and (info["skipped"][1:] >= 1).all()
-    assert count_skipped(batch) == int(info["skipped"].sum()) >= 3
-    reasons = skipped_videos(batch)
-    for bad in mixed_videos[1:]:
-        assert any(reason.startswith(f"{bad}: ") for reason in reasons), bad
-    assert any("too short" in reason for reason in reasons if reason.startswith(str(mixed_videos[3])))
-    assert "skipping" in caplog.text and str(mixed_videos[2]) in caplog.text
-
-
-@pytest.mark.parametrize("bad", [1, 2, 3])
-def test_raise_names_the_bad_file(mixed_videos, bad):
-    dataset = _dataset(mixed_videos, sampler=RandomClipSampler(4))
-    with pytest.raises(VideoDecodeError) as error:
-        dataset[bad]
-    assert error.value.path == str(mixed_videos[bad])
-
-
-def test_probe_sets_aside_unreadable_and_short(mixed_videos, tmp_path):
-    dataset = _dataset(mixed_videos, sampler=CenterClipSampler(4), on_error="skip", probe=True, root=tmp_path)
-    assert [s.path for s in dataset.samples] == [str(mixed_videos[0])]
-    assert sorted(path for path, _ in dataset.unreadable) == sorted(str(p) for p in mixed_videos[1:3])
-    assert dataset.too_short == [(str(mixed_videos[3]), 3)]
-    with pytest.raises(VideoDecodeError, match=r"truncated\.mp4"):
-        _dataset(mixed_videos, sampler=CenterClipSampler(4), probe=True, root=tmp_path)
-
-
-def test_items_are_deterministic_per_epoch_and_across_workers(tmp_path):
-    paths = [write_video(tmp_path / f"v{i}.avi", num_frames=30) for i in range(3)]
-    dataset = _dataset(paths, sampler=RandomClipSampler(4), seed=11)
-
-    def starts(loader_kwargs, epochs=(0, 1)):
-        loader = DataLoader(dataset, batch_size=3, **loader_kwargs)
-        out = []
-        for epoch in epochs:
-            dataset.set_epoch(epoch)
-            out.append(torch.cat([info["frame_indices"][:, 0, 0] for _, _, info in loader]).tolist())
-        return out
-
-    in_process = starts({"num_workers": 0})
-    assert in_process == starts({"num_workers": 0})
-    assert in_process[0] != in_process[1]
-    persistent = starts({"num_workers": 1, "persistent_workers": True})
-    assert persistent == in_process  # set_epoch reached the persistent worker
-
-
-def test_multi_view_decodes_once_and_gathers_the_right_frames(tmp_path, monkeypatch):
-    path = write_video(tmp_path / "v.avi", num_frames=8)
-    calls = []
-    original = frames_module.VideoFileFrames.get
-
-    def counting_get(self, indices, size=None):
-        calls.append(list(indices))
-        return original(self, indices, size)
-
-    monkeypatch.setattr(frames_module.VideoFileFrames, "get", counting_get)
-    dataset = _dataset([path], sampler=UniformClipSampler(4, num_clips=3))
-    clip, label, info = dataset[0]
-    assert clip.shape == (3, 4, 16, 16, 3) and label == 0
-    assert len(calls) == 1 and calls[0] == sorted(set(info["frame_indices"].flatten().tolist()))
-    grey = clip[..., 0].float().mean(dim=(-1, -2))  # (V, T) mean grey of each frame
-    expected = info["frame_indices"].float() * FRAME_STEP
-    assert torch.allclose(grey, expected, atol=6), (grey, expected)
-
-
-def test_transform_per_view_and_multi_crop_flatten(tmp_path):
-    path = write_video(tmp_path / "v.avi", num_frames=8)
-
-    def to_cthw(view):
-        return view.permute(3, 0, 1, 2).float() / 255
-
-    single = _dataset([path], sampler=CenterClipSampler(4), transform=to_cthw)[0][0]
-    assert single.shape == (3, 4, 16, 16)
-    views = _dataset([path], sampler=UniformClipSampler(4, num_clips=2), transform=to_cthw)[0][0]
-    assert views.shape == (2, 3, 4, 16, 16)
-
-    def two_crops(view):
-        cthw = to_cthw(view)
-        return torch.stack([cthw[..., :8, :8], cthw[..., 8:, 8:]])
-
-    crops = _dataset([path], sampler=UniformClipSampler(4, num_clips=2), transform=two_crops)[0][0]
-    assert crops.shape == (4, 3, 4, 8, 8)
-
-
-def test_decode_time_resize(tmp_path):
-    path = write_video(tmp_path / "v.avi", num_frames=6, size=32)
-    clip = _dataset([path], sampler=CenterClipSampler(2), size=(8, 12))[0][0]
-    assert clip.shape == (2, 8, 12, 3)
-
-
-def test_flow_modality_reads_mmaction2_layout(tmp_path):
-    from vidlearn.video.flow.storage import write_flow_frames
-
-    flow = torch.zeros(5, 2, 8, 8)
-    flow[:, 0] = torch.arange(5).view(5, 1, 1).float()  # x displacement = field index
-    flow[:, 1] = -2.0
-    write_flow_frames(flow, tmp_path / "flow" / "Biking" / "v_1")
-    sample = VideoSample(str(tmp_path / "videos" / "Biking" / "v_1.avi"), 0, key="Biking/v_1.avi")
-    dataset = VideoClipDataset(
-        [sample],
-        ["Biking"],
-        modality="flow",
-        flow_root=tmp_path / "flow",
-        sampler=CenterClipSampler(3),
-        size=(4, 4),
-    )
-    clip, _, info = dataset[0]
-    assert clip.shape == (3, 2, 4, 4) and clip.dtype == torch.float32
-    assert info["frame_indices"].tolist() == [[1, 2, 3]] and info["num_frames"] == 5
-    # resized by half: vectors halve with the image
-    assert torch.allclose(clip[:, 0, 0, 0], torch.tensor([0.5, 1.0, 1.5]), atol=0.1)
-    assert torch.allclose(clip[:, 1], torch.full((3, 4, 4), -1.0), atol=0.1)
+def test_skipped_items_carry_the_label_of_the_replacement(tmp_path):
+    good = write_video(tmp_path / "good.avi", num_frames=8)
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    dataset = _dataset([good, empty], sampler=CenterClipSampler(4), on_error="skip")
+    clip, label, info = dataset[1]
+    assert label == 0 and info["path"] == str(good) and info["skipped"] == 1
+    assert count_skipped((clip, label, info)) == 1 and skipped_videos((clip, label, info))[0].startswith(f"{empty}: ")
+    assert dataset.num_classes == 2 and dataset.labels == [0, 1]
+    assert repr(dataset).startswith("VideoClipDataset(2 videos, 2 classes")
 
 
 def test_rawframe_dataset_rgb_and_flow(tmp_path):

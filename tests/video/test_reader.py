@@ -536,3 +536,75 @@ def test_pyav_decoder_threads_in_main_process_and_in_dataloader_workers(generate
     # DataLoader worker: the workers fill the cores, so one decoder thread each.
     loader = torch.utils.data.DataLoader(_ThreadSettings(path), num_workers=1, batch_size=None)
     assert [tuple(item) for item in loader] == [("SLICE", 1)]
+
+
+# ------------------------------------------------------------------- known metadata (an index's)
+
+
+def _count_packet_passes(monkeypatch) -> list[Path]:
+    from vidlearn.video.backends.pyav import PyAVBackend
+
+    passes: list[Path] = []
+    original = PyAVBackend._build_index
+
+    def counting(self, deadline):
+        passes.append(self.path)
+        return original(self, deadline)
+
+    monkeypatch.setattr(PyAVBackend, "_build_index", counting)
+    return passes
+
+
+@pytest.mark.parametrize(("key", "suffix", "codec", "bframes", "gop"), GENERATED)
+def test_known_metadata_skips_the_packet_pass_and_gives_the_same_frames(
+    generated_videos, monkeypatch, key, suffix, codec, bframes, gop
+):
+    path = generated_videos[key]
+    info = probe_video(path)
+    table = info.frame_table
+    assert table is not None and table.num_frames == 45 and table.reordered
+    assert table.keyframes[0] == 0 and len(table.keyframes) == len(table.keyframe_dts)
+    assert table.count_frames == (suffix == "avi")  # packed B-frames in AVI are numbered by counting
+    passes = _count_packet_passes(monkeypatch)
+    indices = random_indices(key, 45, 12)
+    with VideoReader(path, backend="pyav", metadata=info) as known:
+        assert passes == [] and (known.num_frames, known.height, known.width) == (45, 48, 64)
+        fast = known.get_frames(indices)
+    with VideoReader(path, backend="pyav") as plain:
+        assert passes == [path]
+        assert torch.equal(fast, plain.get_frames(indices))
+        small = plain.get_frames(indices[:4], size=(24, 32))
+    assert_frames_equal(fast, indices, reference(path, indices))
+    # The index's JSON form (lists) and a bare table work the same way.
+    from dataclasses import asdict
+
+    entry = {"num_frames": 45, "frame_table": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(table).items()}}
+    for metadata in (entry, table):
+        with VideoReader(path, backend="pyav", metadata=metadata) as reader:
+            assert torch.equal(reader.get_frames(indices[:4], size=(24, 32)), small)
+    assert passes == [path]
+
+
+def test_metadata_that_does_not_fit_is_ignored(generated_videos, monkeypatch) -> None:
+    from dataclasses import replace
+
+    path = generated_videos["h264-mp4-b2-gop10"]
+    table = probe_video(path).frame_table
+    passes = _count_packet_passes(monkeypatch)
+    for metadata in (
+        {"num_frames": 45},  # no table: the packets are read
+        replace(table, time_base="1/7"),  # another stream's table
+        {"num_frames": 44, "frame_table": {**table.__dict__}},  # an entry contradicting itself
+    ):
+        with VideoReader(path, backend="pyav", metadata=metadata) as reader:
+            assert reader.num_frames == 45
+    assert len(passes) == 3
+
+
+@pytest.mark.shared_data
+def test_irregular_timestamps_have_no_frame_table(shared_data: Path) -> None:
+    # oneperson.mp4: frame timestamps step by 512, 1024 or 1536: the packet pass stays
+    info = probe_video(clip_path(shared_data, "opentracker/oneperson.mp4"))
+    assert info.num_frames == 442 and info.frame_table is None
+    demo = probe_video(clip_path(shared_data, "mmaction2/demo_demo.mp4")).frame_table
+    assert (demo.time_base, demo.pts_start, demo.pts_step, demo.keyframes) == ("1/14336", 0, 512, (0, 187, 230, 268))

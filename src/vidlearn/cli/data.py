@@ -18,8 +18,6 @@ from vidlearn.cli.errors import CLIError
 
 __all__ = ["register"]
 
-FORMATS = ("ucf101", "hmdb51", "kinetics", "folder", "list")
-
 
 def register(subparsers: Any) -> None:
     """Add ``data check`` and ``data reencode`` to the ``vidlearn`` parser."""
@@ -34,12 +32,20 @@ def register(subparsers: Any) -> None:
         "Exit code 1 when there is any problem, 0 when the dataset is clean.",
     )
     check.add_argument("root", type=Path, help="dataset root (the folder of the videos)")
-    check.add_argument("--format", required=True, choices=FORMATS, help="annotation format")
+    # The formats and what --annotations means for each come from the registry training uses
+    # (vidlearn.recognition.datasets.formats); it is checked when the command runs, so that building
+    # the parser does not import torch.
+    check.add_argument(
+        "--format",
+        required=True,
+        help="dataset format, a recipe's data.format: ucf101, hmdb51, kinetics, sports1m, folder, list, synthetic",
+    )
     check.add_argument(
         "--annotations",
         type=Path,
-        help="split folder (ucf101: classInd.txt + lists; hmdb51: testTrainMulti_7030_splits), "
-        "CSV (kinetics) or list file (list); not needed for folder",
+        help="what the format reads its parts from: split folder (ucf101: classInd.txt + lists; hmdb51: "
+        "testTrainMulti_7030_splits), CSV (kinetics), JSON (sports1m), list file (list, synthetic); "
+        "folder: optional 'TRAIN,VAL' subfolders",
     )
     check.add_argument(
         "--split",
@@ -89,18 +95,20 @@ def _sampler(clip_len: int) -> Any:
     return CenterClipSampler(clip_len)
 
 
-def _split_number(text: str | None) -> int:
-    if text is None:
-        return 1
-    if text not in ("1", "2", "3"):
-        raise CLIError(f"--split must be 1, 2 or 3 for this format, got {text!r}")
-    return int(text)
-
-
 def _build(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    """The datasets to check, each with a title: ``[(title, dataset), ...]``."""
-    from vidlearn.recognition import datasets as ds
+    """The datasets to check, each with a title: ``[(title, dataset), ...]``.
 
+    Every format is built, and its parts chosen, by the registry that training uses
+    (:mod:`vidlearn.recognition.datasets.formats`). The command line maps onto a data section:
+    ``--annotations`` is the list file for ``list`` and ``synthetic``, and ``folder`` reads
+    ``ROOT/train`` and ``ROOT/val``, or ``ROOT`` itself when it has neither.
+    """
+    from vidlearn.recognition.datasets.formats import DataPaths, get_format
+
+    try:
+        fmt = get_format(args.format)
+    except ValueError as error:
+        raise CLIError(f"--format: {error}") from None
     common: dict[str, Any] = {
         "sampler": _sampler(args.clip_len),
         "on_error": "skip",
@@ -111,28 +119,27 @@ def _build(args: argparse.Namespace) -> list[tuple[str, Any]]:
     root = args.root
     if not root.is_dir():
         raise CLIError(f"dataset root not found: {root}")
-    needs_annotations = args.format != "folder"
-    if needs_annotations and args.annotations is None:
-        raise CLIError(f"--annotations is required for --format {args.format}")
-    if args.format in ("ucf101", "hmdb51"):
-        split = _split_number(args.split)
-        cls = ds.UCF101 if args.format == "ucf101" else ds.HMDB51
-        return [
-            (
-                f"{args.format} split {split} {part}",
-                cls(root, args.annotations, split, train=part == "train", **common),
-            )
-            for part in ("train", "test")
-        ]
-    if args.format == "kinetics":
-        split = args.split or "val"
-        if split not in ("train", "val", "test"):
-            raise CLIError(f"--split must be train, val or test for kinetics, got {split!r}")
-        dataset = ds.Kinetics(root, args.annotations, split, args.num_classes, **common)
-        return [(f"kinetics-{args.num_classes} {split}", dataset)]
-    if args.format == "folder":
-        return [(f"folder {root}", ds.VideoFolder(root, **common))]
-    return [(f"list {args.annotations}", ds.VideoListDataset(args.annotations, root, **common))]
+    if fmt.needs_annotations and args.annotations is None:
+        raise CLIError(f"--annotations is required for --format {fmt.name}: {fmt.annotations}")
+    split = args.split or fmt.default_split or "1"
+    if fmt.split_choices and split not in fmt.split_choices:
+        choices = ", ".join(fmt.split_choices[:-1]) + f" or {fmt.split_choices[-1]}"
+        raise CLIError(f"--split must be {choices} for this format, got {split!r}")
+    data = DataPaths(format=fmt.name, root=str(root), split=int(split) if split.isdigit() else split)
+    if args.annotations is not None:
+        if fmt.annotations:
+            data.annotations = str(args.annotations)
+        else:  # a list file, as the list formats' only part
+            data.train_list = data.val_list = str(args.annotations.absolute())
+    elif fmt.name == "folder" and not any((root / name).is_dir() for name in ("train", "val")):
+        data.annotations = ".,."
+    return [
+        (
+            fmt.title(data, train),
+            fmt.build(data, train=train, num_classes=args.num_classes, prepare=False, **common),
+        )
+        for train in fmt.parts_to_check(data)
+    ]
 
 
 def _decode_check(dataset: Any, workers: int | None) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ creates the recipe's registered model, with initial weights when ``model.weights
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -15,27 +14,10 @@ from torch import nn
 from vidlearn.models import create, load_weights
 from vidlearn.recognition.datasets import VideoClipDataset
 from vidlearn.recognition.preprocessing import clip_transform_of
-from vidlearn.recognition.recipe import DataConfig, RecognitionConfig
+from vidlearn.recognition.recipe import RecognitionConfig
 from vidlearn.video.sampling import CenterClipSampler, RandomClipSampler
 
 __all__ = ["build_dataset", "build_model"]
-
-
-def _ensure_synthetic(data: DataConfig) -> None:
-    from vidlearn.synthetic import write_motion_dataset
-
-    syn = data.synthetic
-    write_motion_dataset(
-        data.root,
-        preset=syn.preset,
-        num_train=syn.num_train,
-        num_test=syn.num_test,
-        num_frames=syn.num_frames,
-        size=tuple(syn.size),
-        fps=syn.fps,
-        seed=syn.seed,
-        workers=max(1, data.num_workers),
-    )
 
 
 def build_dataset(cfg: RecognitionConfig, *, train: bool, sampler: Any = None, transform: Any = None) -> VideoClipDataset:
@@ -44,21 +26,17 @@ def build_dataset(cfg: RecognitionConfig, *, train: bool, sampler: Any = None, t
     By default training clips are random ``clip_len x frame_interval`` windows with the training
     transform; the test split gets one centre clip with the centre-crop transform.
     """
-    from vidlearn.recognition import datasets
+    from vidlearn.recognition.datasets.formats import build_format_dataset
 
     data = cfg.data
-    root = Path(data.root)
-    if not data.root:
-        raise ValueError("data.root is not set: name the dataset folder (data.root=PATH)")
-    if data.format == "synthetic":
-        _ensure_synthetic(data)
-    elif not root.is_dir():
-        raise FileNotFoundError(f"dataset root not found: {root} (data.root)")
     if sampler is None:
         sampler = (RandomClipSampler if train else CenterClipSampler)(data.clip_len, data.frame_interval)
     if transform is None:
         transform = clip_transform_of(cfg, train=train)
-    common: dict[str, Any] = dict(
+    return build_format_dataset(
+        data,
+        train=train,
+        num_classes=cfg.model.num_classes,
         sampler=sampler,
         transform=transform,
         modality=data.modality,
@@ -67,21 +45,6 @@ def build_dataset(cfg: RecognitionConfig, *, train: bool, sampler: Any = None, t
         on_error=data.on_error,
         seed=cfg.train.seed,
     )
-    fmt = data.format
-    if fmt == "ucf101":
-        return datasets.UCF101(root, data.annotations, split=data.split, train=train, **common)
-    if fmt == "hmdb51":
-        return datasets.HMDB51(root, data.annotations, split=data.split, train=train, **common)
-    if fmt == "kinetics":
-        return datasets.Kinetics(root, data.annotations, split="train" if train else "val",
-                                 num_classes=cfg.model.num_classes or 400, **common)
-    if fmt == "sports1m":
-        return datasets.Sports1M(root, data.annotations, split="train" if train else "test", **common)
-    if fmt == "folder":
-        return datasets.VideoFolder(root / ("train" if train else "val"), **common)
-    list_file = root / (data.train_list if train else data.val_list)
-    classes = data.classes or (str(root / "classes.txt") if (root / "classes.txt").is_file() else None)
-    return datasets.VideoListDataset(list_file, root, classes=classes, **common)
 
 
 def build_model(cfg: RecognitionConfig, num_classes: int) -> nn.Module:

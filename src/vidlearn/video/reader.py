@@ -8,6 +8,12 @@ last packet says 443 frames in its header and decodes 442).
 Truncated files: ``num_frames`` counts the frames whose packets are in the file; a frame whose
 data is cut off or corrupt raises :class:`VideoDecodeError` naming its index when asked for.
 
+Known metadata: counting frames exactly means reading every packet of the file on open (a few ms
+per file). :func:`probe_video` returns that packet table in compact form when the file's frame
+timestamps are evenly spaced (``VideoInfo.frame_table``, a :class:`FrameTable`); a caller that kept
+it (a dataset's metadata index) passes it back, ``VideoReader(path, metadata=info)``, and the file
+opens without the packet pass. The frames are the same: the table is the one the pass would build.
+
 Typical use::
 
     with VideoReader("v_Biking_g05_c02.avi") as video:
@@ -16,11 +22,12 @@ Typical use::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,10 +40,10 @@ from vidlearn.video.backends import (
     backend_status,
 )
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file, resolve_size
-from vidlearn.video.backends.pyav import PyAVBackend
+from vidlearn.video.backends.pyav import FrameTable, PyAVBackend
 from vidlearn.video.errors import VideoDecodeError
 
-__all__ = ["VideoInfo", "VideoReader", "available_backends", "probe_video"]
+__all__ = ["FrameTable", "VideoInfo", "VideoReader", "available_backends", "probe_video"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,9 @@ class VideoInfo:
 
     ``num_frames`` is the true frame count (packets the decoder keeps), ``header_num_frames`` what
     the container header claims (0 when it says nothing), ``keyframe_indices`` the frames a
-    decoder can start from.
+    decoder can start from. ``frame_table`` is the packet table in compact form when the frame
+    timestamps are evenly spaced (``None`` otherwise): hand it back to :class:`VideoReader`
+    (``metadata=``) to open the file without reading every packet again.
     """
 
     path: Path
@@ -58,6 +67,7 @@ class VideoInfo:
     pixel_format: str
     header_num_frames: int
     keyframe_indices: tuple[int, ...]
+    frame_table: FrameTable | None = None
 
     @property
     def max_keyframe_interval(self) -> int:
@@ -82,9 +92,26 @@ def probe_video(path: str | Path, *, decode_timeout: float = 60.0) -> VideoInfo:
             pixel_format=backend.pixel_format,
             header_num_frames=backend.header_num_frames,
             keyframe_indices=tuple(backend.keyframe_indices),
+            frame_table=backend.frame_table,
         )
     finally:
         backend.close()
+
+
+def _frame_table_of(metadata: Any) -> FrameTable | None:
+    """The :class:`FrameTable` carried by ``metadata`` (see :class:`VideoReader`), or ``None``."""
+    if metadata is None or isinstance(metadata, FrameTable):
+        return metadata
+    table = metadata.get("frame_table") if isinstance(metadata, Mapping) else getattr(metadata, "frame_table", None)
+    if table is None or isinstance(table, FrameTable):
+        return table
+    if not isinstance(table, Mapping):
+        raise TypeError(f"metadata's frame_table must be a FrameTable or a mapping, got {type(table).__name__}")
+    table = FrameTable.from_mapping(table)
+    expected = metadata.get("num_frames") if isinstance(metadata, Mapping) else getattr(metadata, "num_frames", None)
+    if expected is not None and int(expected) != table.num_frames:
+        return None  # an entry that contradicts itself: read the packets
+    return table
 
 
 class VideoReader:
@@ -98,15 +125,29 @@ class VideoReader:
     :meth:`get_frames` call; past it a :class:`VideoDecodeError` is raised (PyAV checks it between
     packets; other backends after each call).
 
+    ``metadata`` is what an earlier :func:`probe_video` found (a :class:`VideoInfo`, a
+    :class:`FrameTable`, or anything with a ``frame_table`` attribute or key, such as a dataset
+    index's entry): when it carries a frame table that fits the file, the file opens without reading
+    every packet. It is a hint about speed only: metadata without a table, or one that disagrees with
+    the stream (another time base), is ignored and the packets are read as usual.
+
     Attributes: ``num_frames``, ``fps``, ``height``, ``width``, ``duration`` (seconds), ``codec``
     and ``backend`` (the name of the backend in use).
     """
 
-    def __init__(self, path: str | Path, backend: str = "auto", *, decode_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        backend: str = "auto",
+        *,
+        decode_timeout: float = 60.0,
+        metadata: Any = None,
+    ) -> None:
         self.path = Path(path)
         if decode_timeout <= 0:
             raise ValueError(f"decode_timeout must be positive, got {decode_timeout}")
         self.decode_timeout = decode_timeout
+        self._known = _frame_table_of(metadata)
         if backend == "auto":
             self._candidates = list(AUTO_ORDER)  # availability is checked when a name is reached
         elif backend in BACKEND_CLASSES:
@@ -133,7 +174,9 @@ class VideoReader:
             if not backend_is_available(name):
                 continue
             try:
-                backend = BACKEND_CLASSES[name](self.path, self.decode_timeout)
+                # Only a reader given a table passes it on: every backend accepts ``known=``.
+                options = {"known": self._known} if self._known is not None else {}
+                backend = BACKEND_CLASSES[name](self.path, self.decode_timeout, **options)
                 self._backend = backend
                 self._metadata = {
                     "backend": backend.name,

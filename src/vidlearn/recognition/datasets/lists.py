@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vidlearn.data.frames import FlowFrames, FrameSource, JpegFrames
 from vidlearn.recognition.datasets.annotations import (
     AnnotationLine,
     VideoSample,
@@ -22,7 +23,6 @@ from vidlearn.recognition.datasets.annotations import (
     read_lines,
 )
 from vidlearn.recognition.datasets.base import VideoClipDataset
-from vidlearn.recognition.datasets.frames import FlowFrames, FrameSource, JpegFrames
 from vidlearn.recognition.datasets.kinetics import VIDEO_EXTENSIONS
 
 __all__ = ["RawframeDataset", "VideoFolder", "VideoListDataset", "read_labelled_list"]

@@ -25,6 +25,7 @@ from vidlearn.video.backends.base import (
     describe_import_failure,
     probe_decoding,
 )
+from vidlearn.video.backends.pyav import FrameTable
 from vidlearn.video.errors import VideoDecodeError
 
 __all__ = ["DecordBackend", "probe"]
@@ -64,7 +65,7 @@ class DecordBackend(DecoderBackend):
 
     name = "decord"
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, *, known: FrameTable | None = None) -> None:
         import decord
 
         from vidlearn.video.backends.pyav import PyAVBackend
@@ -72,7 +73,7 @@ class DecordBackend(DecoderBackend):
         check_readable_file(path)
         self.path = path
         self._decord = decord
-        index = PyAVBackend(path, timeout)  # exact frame count and stream metadata
+        index = PyAVBackend(path, timeout, known=known)  # exact frame count and stream metadata
         index.close()
         if index.codec == "mpeg4" and index.has_reordered_frames:
             # decord returns wrong pixels for MPEG-4 Part 2 B-frames after a seek.

@@ -19,13 +19,20 @@ How a request for a few frames is served:
 
 The container and the decoding position are kept between calls: asking for frames after the last
 ones returned continues decoding without a new seek.
+
+Step 1 reads every packet of the file. When the timestamps turn out evenly spaced (frame ``i`` at
+``start + i * step``), the table it builds fits in a few numbers, :class:`FrameTable`; a caller that
+kept one (a dataset's metadata index) passes it back as ``known=`` and the file opens without the
+packet pass, with the same table and so the same frames.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -35,7 +42,7 @@ from av.video.reformatter import VideoReformatter
 from vidlearn.video.backends.base import Deadline, DecoderBackend, check_readable_file
 from vidlearn.video.errors import VideoDecodeError
 
-__all__ = ["INTERPOLATION", "PyAVBackend", "convert_options", "open_container"]
+__all__ = ["INTERPOLATION", "FrameTable", "PyAVBackend", "convert_options", "open_container"]
 
 # swscale filter used when a size is requested; bilinear in swscale widens its kernel when
 # downscaling, so it does not alias like a 2-tap bilinear would.
@@ -92,6 +99,45 @@ def set_decoder_threads(stream: av.VideoStream) -> None:
         context.thread_count = 0
 
 
+@dataclass(frozen=True)
+class FrameTable:
+    """The packet table of a file with evenly spaced frame timestamps, in a few numbers.
+
+    Frame ``i`` (display order) has pts ``pts_start + i * pts_step`` in units of ``time_base``
+    (``"1/12800"``); ``keyframes`` are the frame indices a decoder can start from (always beginning
+    with 0) and ``keyframe_dts`` the dts of their packets, which is what MP4 and AVI indexes seek on;
+    ``min_dts`` is the smallest dts of the stream. ``count_frames`` and ``reordered`` are the
+    backend's ``numbers_frames_by_counting`` and ``has_reordered_frames``. Built by
+    :attr:`PyAVBackend.frame_table` after a packet pass; JSON-friendly through
+    ``dataclasses.asdict`` and :meth:`from_mapping`.
+    """
+
+    num_frames: int
+    time_base: str
+    pts_start: int
+    pts_step: int
+    keyframes: tuple[int, ...]
+    keyframe_dts: tuple[int, ...]
+    min_dts: int
+    count_frames: bool
+    reordered: bool
+
+    @classmethod
+    def from_mapping(cls, values: Mapping) -> FrameTable:
+        """A table from its ``asdict`` form (lists for the tuples, as JSON gives them back)."""
+        return cls(
+            num_frames=int(values["num_frames"]),
+            time_base=str(values["time_base"]),
+            pts_start=int(values["pts_start"]),
+            pts_step=int(values["pts_step"]),
+            keyframes=tuple(int(index) for index in values["keyframes"]),
+            keyframe_dts=tuple(int(dts) for dts in values["keyframe_dts"]),
+            min_dts=int(values["min_dts"]),
+            count_frames=bool(values["count_frames"]),
+            reordered=bool(values["reordered"]),
+        )
+
+
 class _PtsUnreliable(Exception):
     """Decoded frames carry pts that do not match the packet table: switch to counting frames."""
 
@@ -121,13 +167,15 @@ class PyAVBackend(DecoderBackend):
 
     name = "pyav"
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, *, known: FrameTable | None = None) -> None:
         self.path = path
         self._timeout = timeout
         self._container = open_container(path, timeout)
         self._stream = self._container.streams.video[0]
         set_decoder_threads(self._stream)
-        self._build_index(Deadline(path, timeout))
+        self.frame_table: FrameTable | None = None
+        if known is None or not self._use_frame_table(known):
+            self._build_index(Deadline(path, timeout))
 
         stream = self._stream
         codec_context = stream.codec_context
@@ -217,6 +265,50 @@ class PyAVBackend(DecoderBackend):
         self._seek_dts = [dts_of_pts[pts] for pts in sorted_pts]
         keyframes = sorted({self._index_of_pts[pts] for pts in keyframe_pts})
         self.keyframe_indices = keyframes if keyframes and keyframes[0] == 0 else [0, *keyframes]
+        self.frame_table = self._compact_table(has_missing_pts)
+
+    def _compact_table(self, has_missing_pts: bool) -> FrameTable | None:
+        """The table as a :class:`FrameTable` when pts are evenly spaced and the file is whole."""
+        pts = self._frame_pts
+        if has_missing_pts or self.truncated_reason or self._stream.time_base is None:
+            return None
+        step = pts[1] - pts[0] if len(pts) > 1 else 1
+        if step <= 0 or any(later - earlier != step for earlier, later in pairwise(pts)):
+            return None
+        return FrameTable(
+            num_frames=len(pts),
+            time_base=str(self._stream.time_base),
+            pts_start=pts[0],
+            pts_step=step,
+            keyframes=tuple(self.keyframe_indices),
+            keyframe_dts=tuple(self._seek_dts[index] for index in self.keyframe_indices),
+            min_dts=min(self._seek_dts),
+            count_frames=self._count_frames,
+            reordered=self.has_reordered_frames,
+        )
+
+    def _use_frame_table(self, table: FrameTable) -> bool:
+        """Set up the packet table from ``table`` instead of reading every packet; False when the
+        table does not fit this stream (another time base), so the caller reads the packets."""
+        if str(self._stream.time_base) != table.time_base or table.num_frames < 1 or not table.keyframes:
+            return False
+        count = table.num_frames
+        self._frame_pts = [table.pts_start + index * table.pts_step for index in range(count)]
+        self._index_of_pts = {pts: index for index, pts in enumerate(self._frame_pts)}
+        # _seek reads the dts of keyframes only, and the smallest dts for frame 0: non-keyframes keep
+        # their pts, and frame 0 carries the stream's smallest dts (min() over the list is unchanged).
+        seek_dts = list(self._frame_pts)
+        for index, dts in zip(table.keyframes, table.keyframe_dts, strict=True):
+            seek_dts[index] = dts
+        seek_dts[0] = min(seek_dts[0], table.min_dts)
+        self._seek_dts = seek_dts
+        self.keyframe_indices = list(table.keyframes)
+        self.num_frames = count
+        self.has_reordered_frames = table.reordered
+        self._count_frames = table.count_frames
+        self.truncated_reason = ""
+        self.frame_table = table
+        return True
 
     # ----------------------------------------------------------- decoding core
 

@@ -26,6 +26,7 @@ from vidlearn.video.backends.base import (
     probe_decoding,
     summarize_error,
 )
+from vidlearn.video.backends.pyav import FrameTable
 from vidlearn.video.errors import VideoDecodeError
 
 __all__ = ["TorchCodecBackend", "probe"]
@@ -68,7 +69,7 @@ class TorchCodecBackend(DecoderBackend):
 
     name = "torchcodec"
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, *, known: FrameTable | None = None) -> None:
         from torchcodec.decoders import VideoDecoder
 
         from vidlearn.video.backends.pyav import PyAVBackend
@@ -77,7 +78,7 @@ class TorchCodecBackend(DecoderBackend):
         self.path = path
         # torchcodec numbers frames by pts; where pts do not identify frames (MPEG-4 packed
         # B-frames in AVI) it silently returns the neighbouring frame, so refuse such files.
-        index = PyAVBackend(path, timeout)
+        index = PyAVBackend(path, timeout, known=known)
         index.close()
         if index.numbers_frames_by_counting:
             raise VideoDecodeError(

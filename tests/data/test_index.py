@@ -1,4 +1,4 @@
-"""The cached video metadata index: cache hits open no file, changes are re-probed, writes are atomic."""
+"""The cached video metadata index (vidlearn.data.index): cache hits open no file, changes are re-probed, writes are atomic."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from vidlearn.recognition.datasets import INDEX_FILENAME, VideoIndex
+from vidlearn.data.index import INDEX_FILENAME, VideoIndex
 
 
 def make_files(root, names, content=b"x" * 10):
@@ -107,4 +108,22 @@ def test_corrupt_or_foreign_cache_is_ignored(tmp_path, content, caplog):
     prober = CountingProber()
     VideoIndex(tmp_path, prober=prober).lookup(paths)
     assert len(prober.calls) == 1 and "ignoring" in caplog.text
-    assert json.loads((tmp_path / INDEX_FILENAME).read_text())["version"] == 1
+    assert json.loads((tmp_path / INDEX_FILENAME).read_text())["version"] == 2
+
+
+def test_default_prober_keeps_the_frame_table_and_version_1_is_read(tmp_path):
+    from vidlearn.video import write_video
+
+    frames = np.zeros((6, 16, 16, 3), np.uint8)
+    path = write_video(tmp_path / "v.mp4", frames, 25, codec="mpeg4", gop=3)
+    meta = VideoIndex(tmp_path).lookup([path])[str(path)]
+    assert (meta.num_frames, meta.fps, meta.height, meta.width) == (6, 25.0, 16, 16)
+    table = meta.frame_table
+    assert table["num_frames"] == 6 and table["keyframes"] == [0, 3] and table["count_frames"] is False
+    cached = json.loads((tmp_path / INDEX_FILENAME).read_text())
+    assert cached["version"] == 2 and cached["entries"]["v.mp4"]["frame_table"] == table
+    entry = {key: value for key, value in cached["entries"]["v.mp4"].items() if key != "frame_table"}
+    (tmp_path / INDEX_FILENAME).write_text(json.dumps({"version": 1, "entries": {"v.mp4": entry}}))
+    prober = CountingProber()
+    old = VideoIndex(tmp_path, prober=prober).lookup([path])[str(path)]
+    assert prober.calls == [] and old.num_frames == 6 and old.frame_table is None

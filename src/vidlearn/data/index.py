@@ -9,6 +9,11 @@ video is reported again without another attempt to open it.
 Probing runs in a thread pool (FFmpeg releases the GIL while it parses headers), and files that are
 the same inode (hard links, or symlinks to one file, common when a dataset is assembled from
 several splits) are probed once.
+
+Besides the frame count, a file whose frame timestamps are evenly spaced gets a ``frame_table``
+(:class:`vidlearn.video.reader.FrameTable` as a dict: time base, first timestamp, step, keyframes), a few
+numbers that let :class:`vidlearn.video.VideoReader` open the file later without demuxing it again.
+Version 1 indexes (no tables) are still read; their files simply open the slow way.
 """
 
 from __future__ import annotations
@@ -23,18 +28,24 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["INDEX_FILENAME", "VideoIndex", "VideoMeta"]
 
 logger = logging.getLogger(__name__)
 
 INDEX_FILENAME = ".vidlearn_index.json"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # 2 added frame_table; a version 1 entry reads as one without a table
 
 
 @dataclass(frozen=True)
 class VideoMeta:
-    """What the index knows of one file; ``error`` is set (and the rest zero) when probing failed."""
+    """What the index knows of one file; ``error`` is set (and the rest zero) when probing failed.
+
+    ``frame_table`` is the reader's packet table in compact form (see :class:`vidlearn.video.reader.FrameTable`)
+    when the file's frame timestamps are evenly spaced, else ``None``.
+    """
 
     num_frames: int
     fps: float
@@ -43,6 +54,7 @@ class VideoMeta:
     size: int
     mtime_ns: int
     error: str | None = None
+    frame_table: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,11 +62,14 @@ class VideoMeta:
         return self.error is None
 
 
-def _default_prober(path: str) -> tuple[int, float, int, int]:
+def _default_prober(path: str) -> tuple[int, float, int, int, dict[str, Any] | None]:
     from vidlearn.video import probe_video
 
     info = probe_video(path)
-    return int(info.num_frames), float(info.fps), int(info.height), int(info.width)
+    table = None
+    if info.frame_table is not None:  # lists, as JSON gives them back, so cached and fresh entries agree
+        table = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(info.frame_table).items()}
+    return int(info.num_frames), float(info.fps), int(info.height), int(info.width), table
 
 
 class VideoIndex:
@@ -63,7 +78,7 @@ class VideoIndex:
     ``VideoIndex(root).lookup(paths)`` returns ``{path: VideoMeta}`` for each existing path, probing
     only files that are new or changed since the cache was written, then saves the cache atomically
     (temporary file, then rename) when anything changed. ``cache_file=False`` disables the cache;
-    ``prober(path) -> (num_frames, fps, height, width)`` replaces the default
+    ``prober(path) -> (num_frames, fps, height, width[, frame_table])`` replaces the default
     (:func:`vidlearn.video.probe_video`). An unwritable cache location only logs a warning.
     """
 
@@ -105,7 +120,7 @@ class VideoIndex:
         except (OSError, ValueError) as error:
             logger.warning("ignoring unreadable video index %s: %s", self.cache_file, error)
             return {}
-        if not isinstance(data, dict) or data.get("version") != _FORMAT_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in _READABLE_VERSIONS:
             logger.warning("ignoring video index %s: unknown format", self.cache_file)
             return {}
         entries = data.get("entries", {})
@@ -133,10 +148,10 @@ class VideoIndex:
 
     def _probe_one(self, path: str, size: int, mtime_ns: int) -> dict:
         try:
-            num_frames, fps, height, width = self.prober(path)
+            num_frames, fps, height, width, *table = self.prober(path)
             if not math.isfinite(fps):
                 fps = 0.0
-            meta = VideoMeta(num_frames, fps, height, width, size, mtime_ns)
+            meta = VideoMeta(num_frames, fps, height, width, size, mtime_ns, frame_table=table[0] if table else None)
         except Exception as error:  # any failure is recorded against the file, reported by callers
             reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
             meta = VideoMeta(0, 0.0, 0, 0, size, mtime_ns, error=str(reason))

@@ -4,6 +4,9 @@ Each source knows its ``num_frames`` and ``fps`` (``None`` when unknown) and ret
 given 0-based indices: ``uint8 (T, H, W, 3)`` RGB for videos and JPEG folders (the reader contract of
 DESIGN.md), ``float32 (T, 2, H, W)`` pixels for optical flow. Every failure is a
 :class:`~vidlearn.video.VideoDecodeError` naming the file or folder, so datasets handle one error type.
+
+Frame folders are MMAction2's rawframe layout (``img_00001.jpg``) and, with
+``filename_tmpl="{:06d}.jpg"``, MOTChallenge's ``img1/000001.jpg`` sequences.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -46,14 +49,20 @@ def resized_shape(height: int, width: int, size: Size) -> tuple[int, int]:
 
 
 class VideoFileFrames:
-    """Frames of a video file through :class:`vidlearn.video.VideoReader` (decode-time resize)."""
+    """Frames of a video file through :class:`vidlearn.video.VideoReader` (decode-time resize).
 
-    def __init__(self, path: str, backend: str = "auto") -> None:
+    ``metadata`` is what a metadata index already knows of the file (a
+    :class:`~vidlearn.data.index.VideoMeta`, or anything with ``num_frames``, ``fps``, ``height``,
+    ``width`` and optionally ``frame_table``): the reader then opens the file without demuxing every
+    packet again (frame-exact all the same; see :class:`vidlearn.video.VideoReader`).
+    """
+
+    def __init__(self, path: str, backend: str = "auto", *, metadata: Any = None) -> None:
         from vidlearn.video import VideoReader
 
         self.path = path
         try:
-            self.reader = VideoReader(path, backend=backend)
+            self.reader = VideoReader(path, backend=backend, metadata=metadata)
         except OSError as error:  # a file removed after construction, or unreadable
             raise VideoDecodeError(path, f"cannot open: {error}") from error
         self.num_frames = int(self.reader.num_frames)
@@ -73,17 +82,25 @@ class VideoFileFrames:
 class JpegFrames:
     """RGB frames stored as images ``directory/filename_tmpl.format(i + start_index)``.
 
-    This is MMAction2's rawframe layout (``img_00001.jpg``, 1-based). ``num_frames`` comes from the
-    list file, so nothing is listed on disk.
+    This is MMAction2's rawframe layout (``img_00001.jpg``, 1-based) and, with
+    ``filename_tmpl="{:06d}.jpg"``, MOTChallenge's ``img1`` folders. ``num_frames`` usually comes from
+    a list file (or ``seqinfo.ini``), so nothing is listed on disk; ``None`` counts the files that
+    match the template.
     """
 
     def __init__(
-        self, directory: str, num_frames: int, filename_tmpl: str = "img_{:05d}.jpg", start_index: int = 1
+        self,
+        directory: str,
+        num_frames: int | None,
+        filename_tmpl: str = "img_{:05d}.jpg",
+        start_index: int = 1,
     ) -> None:
         self.path = directory
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise VideoDecodeError(directory, "frame folder not found")
+        if num_frames is None:
+            num_frames = sum(1 for _ in self.directory.glob(re.sub(r"\{[^}]*\}", "*", filename_tmpl)))
         self.num_frames = int(num_frames)
         self.fps = None
         self.filename_tmpl = filename_tmpl
