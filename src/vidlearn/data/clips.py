@@ -20,9 +20,10 @@ convention ``info`` is always the last element, which :func:`count_skipped` and
 Randomness (random clip offsets, replacement of a failing video) comes from a generator seeded by
 ``(seed, epoch, index, attempt)``: an item is the same in any DataLoader worker and after a resume.
 A failing video is replaced by the next of a seeded permutation of the dataset (distinct videos, up
-to ``max_attempts``). Random transforms draw from torch's generator, which DataLoader seeds per
-worker. :meth:`ClipDataset.set_epoch` changes the epoch through shared memory, so persistent workers
-see it too.
+to ``max_attempts``). Random transforms draw from torch's generator, seeded from the same
+``(seed, epoch, index, attempt)`` for the transform's call (and restored after), so augmentations too
+are the same with 0 or many workers. :meth:`ClipDataset.set_epoch` changes the epoch through shared
+memory, so persistent workers see it too; the engine's Trainer calls it before every epoch.
 
 Multi-view items decode the video once: one ``get`` call on the union of the views' indices, then
 split. With ``probe=True`` the metadata index (:class:`~vidlearn.data.index.VideoIndex`) is read at
@@ -295,7 +296,14 @@ class ClipDataset(Dataset):
                 "skipped": len(skipped),
                 "skipped_videos": "\n".join(skipped),
             }
-            return self.make_item(sample, self._apply_transform(views), info)
+            # The transform's random draws (crop, flip, jitter) come from torch's generator, seeded
+            # here for this item and epoch and restored after: an item is the same whichever process
+            # loads it (main process or any worker) and after a resume, and the caller's RNG (the
+            # model's dropout) is left alone.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(rng.integers(2**63)))
+                clip = self._apply_transform(views)
+            return self.make_item(sample, clip, info)
         raise RuntimeError(
             f"item {index}: {len(skipped)} videos in a row failed to load (on_error='skip'); "
             f"last: {skipped[-1]}"
