@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidlearn.tracking.formats import MotRows, SeqInfo, write_mot, write_seqinfo
+from vidlearn.tracking.formats import MotRows, SeqInfo, read_mot, write_mot, write_seqinfo
 
 #: Fields of TrackEval's always-on ``Count`` metric (not a metric family of ours).
 COUNT_FIELDS = ("Dets", "GT_Dets", "IDs", "GT_IDs", "Frames")
@@ -21,13 +21,23 @@ def import_trackeval():
         return pytest.importorskip("trackeval", reason="the trackeval package (reference metrics) is not installed")
 
 
-def write_benchmark(root: Path, sequences: dict[str, tuple[MotRows, MotRows, int]]) -> None:
-    """Lay out ``root/gt/SEQ/{gt/gt.txt,seqinfo.ini}``, ``root/trackers/T/data/SEQ.txt`` and a seqmap."""
+def write_benchmark(
+    root: Path, sequences: dict[str, tuple[MotRows, MotRows, int]]
+) -> dict[str, tuple[MotRows, MotRows, int]]:
+    """Lay out ``root/gt/SEQ/{gt/gt.txt,seqinfo.ini}``, ``root/trackers/T/data/SEQ.txt`` and a seqmap.
+
+    Returns the sequences as read back from the files (boxes rounded as written), for a like-for-like test.
+    """
+    written = {}
     for name, (gt, tracker, length) in sequences.items():
-        write_mot(root / "gt" / name / "gt" / "gt.txt", gt, kind="gt")
+        gt_path = root / "gt" / name / "gt" / "gt.txt"
+        tracker_path = root / "trackers" / "T" / "data" / f"{name}.txt"
+        write_mot(gt_path, gt, kind="gt")
         write_seqinfo(root / "gt" / name / "seqinfo.ini", SeqInfo(name=name, seq_length=length))
-        write_mot(root / "trackers" / "T" / "data" / f"{name}.txt", tracker, kind="result")
+        write_mot(tracker_path, tracker, kind="result")
+        written[name] = (read_mot(gt_path, "gt", length), read_mot(tracker_path, "result", length), length)
     (root / "seqmap.txt").write_text("name\n" + "".join(f"{name}\n" for name in sequences))
+    return written
 
 
 def run_trackeval(gt_folder: Path, trackers_folder: Path, seqmap: Path, tracker: str, benchmark: str = "MOT17") -> dict:
