@@ -84,9 +84,8 @@ def test_tracks_equal_nwojke_deep_sort():
     """nwojke/deep_sort's tracker (PyPI ``deepsort`` 0.0.5 packages its tracker, track, cascade and gallery
     code unchanged apart from names) and vidlearn report the same ids and boxes on every frame."""
     reference = pytest.importorskip("deepsort.tracker", reason="deepsort (nwojke/deep_sort code) is not installed")
-    from scipy.optimize import linear_sum_assignment
-
     import deepsort.linear_assignment as reference_assignment
+    from scipy.optimize import linear_sum_assignment
 
     class Detection:  # nwojke's Detection without its NumPy-1 ``np.float``
         def __init__(self, tlwh, confidence, feature):
