@@ -7,7 +7,10 @@ files keep their 1-based ``x, y, w, h`` (:mod:`.formats`). Every tracker has
 
 from .assignment import Assignment, linear_assignment
 from .deepsort import DeepSort
+from .formats import MotFormatError, MotRows, SeqInfo, read_mot, read_seqinfo, tracks_to_rows, write_mot
 from .kalman import CHI2_95, DeepSortKalmanFilter, SortKalmanFilter
+from .pets import read_pets_xml
+from .sdd import read_sdd
 from .sort import Sort, Tracks
 
 __all__ = [
@@ -15,8 +18,17 @@ __all__ = [
     "Assignment",
     "DeepSort",
     "DeepSortKalmanFilter",
+    "MotFormatError",
+    "MotRows",
+    "SeqInfo",
     "Sort",
     "SortKalmanFilter",
     "Tracks",
     "linear_assignment",
+    "read_mot",
+    "read_pets_xml",
+    "read_sdd",
+    "read_seqinfo",
+    "tracks_to_rows",
+    "write_mot",
 ]
