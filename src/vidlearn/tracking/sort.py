@@ -110,6 +110,8 @@ class Sort:
         return len(self.ids)
 
     def _keep(self, mask: np.ndarray) -> None:
+        if mask.all():
+            return
         for name in ("mean", "covariance", "ids", "hits", "hit_streak", "age", "time_since_update"):
             setattr(self, name, getattr(self, name)[mask])
 
@@ -124,7 +126,9 @@ class Sort:
         else:
             pairs = linear_assignment(-iou).matches
         low = iou[pairs[:, 0], pairs[:, 1]] < self.iou_threshold
-        never = np.setdiff1d(np.arange(len(detections)), pairs[:, 0])
+        assigned = np.zeros(len(detections), dtype=bool)
+        assigned[pairs[:, 0]] = True
+        never = np.flatnonzero(~assigned)
         # New tracks start in abewley/sort's order: never-assigned detections, then the rejected low-IoU pairs.
         return pairs[~low], np.concatenate([never, pairs[low, 0]]).astype(np.int64)
 
@@ -139,8 +143,10 @@ class Sort:
             self.hit_streak[self.time_since_update > 0] = 0
             self.time_since_update += 1
         predicted = cxcysr_to_xyxy(self.mean)
-        self._keep(~np.isnan(predicted).any(axis=1))
-        predicted = cxcysr_to_xyxy(self.mean)
+        valid = ~np.isnan(predicted).any(axis=1)
+        if not valid.all():
+            self._keep(valid)
+            predicted = predicted[valid]
 
         matches, new = self._associate(boxes, predicted)
         if len(matches):
