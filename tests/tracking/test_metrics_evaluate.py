@@ -42,6 +42,10 @@ def test_equal_to_trackeval_on_synthetic_sequences(tmp_path):
         sequences[f"SYN-{seed:02d}"] = (gt, perturb(gt, 100 + seed, drop=0.05 * seed, jitter=0.04 * (seed + 1)), 40)
     empty = sequences["SYN-00"][1].select(np.zeros(len(sequences["SYN-00"][1]), dtype=bool))
     sequences["SYN-EMPTY"] = (sequences["SYN-01"][0], empty, 40)
+    # Ground truth only in frames 1-20, tracker output only in frames 21-40: no frame has both.
+    gt = sequences["SYN-02"][0]
+    tracker = perturb(gt, 7)
+    sequences["SYN-DISJOINT"] = (gt.select(gt.frames <= 20), tracker.select(tracker.frames > 20), 40)
     sequences = write_benchmark(tmp_path, sequences)
     reference = run_trackeval(tmp_path / "gt", tmp_path / "trackers", tmp_path / "seqmap.txt", "T")
     ours = evaluate_mot(sequences)

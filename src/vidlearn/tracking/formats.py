@@ -141,7 +141,7 @@ def read_mot(path: str | os.PathLike, kind: str = "result", num_frames: int | No
     separator = "," if "," in lines[0] else None
     try:
         # Fast path: numpy's C parser, when every line has the same number of numeric columns.
-        values = np.loadtxt(lines, delimiter=separator, ndmin=2, dtype=np.float64)
+        values = np.loadtxt(lines, delimiter=separator, ndmin=2, dtype=np.float64, comments=None)
     except ValueError:
         values = None
     if values is None or values.shape[1] < 6 or not np.isfinite(values).all():

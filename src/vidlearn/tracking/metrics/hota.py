@@ -65,7 +65,8 @@ class HOTA:
         tracker_id_count = tracker_id_count[np.newaxis, :]
         global_alignment = potential / (gt_id_count + tracker_id_count - potential)
 
-        matched_gt, matched_tracker, matched_similarity = [], [], []
+        no_ids = np.zeros(0, dtype=np.int64)
+        matched_gt, matched_tracker, matched_similarity = [no_ids], [no_ids], [np.zeros(0)]
         for gt_ids_t, tracker_ids_t, similarity in frames:
             if len(gt_ids_t) == 0 or len(tracker_ids_t) == 0:
                 continue
