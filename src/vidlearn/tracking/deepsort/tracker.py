@@ -16,9 +16,11 @@ Faithful to nwojke/deep_sort (``tracker.py`` and ``deep_sort_app.py``). Every fr
 Without appearance features (``features=None``) the cascade uses ``1 - IoU`` with ``max_iou_distance``
 instead of the cosine distance (still gated); this is how the tracker runs on detections alone.
 
-Defaults are the paper's: ``n_init=3``, ``max_age=30`` (nwojke's class default is 70; the paper and its
-MOT16 runs use 30), ``nn_budget=100``; ``max_cosine_distance=0.2``, ``max_iou_distance=0.7``,
-``min_confidence=0.3`` and ``nms_max_overlap=1.0`` are deep_sort_app's defaults as published.
+Defaults: ``n_init=3``, ``max_age=30`` and a gallery of ``nn_budget=100`` features are the paper's (nwojke's
+``Tracker`` class defaults to ``max_age=70`` and deep_sort_app to an unlimited gallery);
+``max_cosine_distance=0.2``, ``max_iou_distance=0.7``, ``min_confidence=0.8``, ``nms_max_overlap=1.0`` and
+``min_height=0`` are deep_sort_app's command-line defaults. Detection scores differ between detectors, so
+``min_confidence`` usually needs setting for the detections at hand.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class DeepSort:
         max_iou_distance: float = 0.7,
         max_age: int = 30,
         n_init: int = 3,
-        min_confidence: float = 0.3,
+        min_confidence: float = 0.8,
         nms_max_overlap: float = 1.0,
         min_height: float = 0.0,
         metric: str = "cosine",
