@@ -14,6 +14,7 @@ from vidlearn.superres.degrade import (
     bd_degrade,
     bi_degrade,
     crop_to_multiple,
+    jpeg_round_trip,
     matlab_bicubic_matrix,
     matlab_imresize,
 )
@@ -115,3 +116,28 @@ def test_degradation_spec_validates_and_quantizes() -> None:
     torch.testing.assert_close(out * 255, (out * 255).round())
     with pytest.raises(ValueError, match="offset must lie in"):
         bd_degrade(torch.rand(3, 16, 16), scale=4, offset=4)
+
+
+def test_noise_and_jpeg_options() -> None:
+    torch.manual_seed(0)
+    hr = F.interpolate(torch.rand(2, 3, 8, 8), size=(32, 32), mode="bilinear", align_corners=False)
+    clean = Degradation("bd", 4)(hr)
+    noisy_spec = Degradation("bd", 4, noise_sigma=0.05)
+    noisy = noisy_spec(hr, generator=torch.Generator().manual_seed(1))
+    again = noisy_spec(hr, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(noisy, again)
+    assert (noisy - clean).std().item() == pytest.approx(0.05, rel=0.15)
+    jpeg_spec = Degradation("bd", 4, jpeg_quality=10)
+    compressed = jpeg_spec(hr)
+    assert compressed.shape == clean.shape
+    torch.testing.assert_close(compressed * 255, (compressed * 255).round())
+    mild = Degradation("bd", 4, jpeg_quality=90)(hr)
+    assert (compressed - clean).abs().mean() > (mild - clean).abs().mean() > 0
+    # colours survive the RGB <-> BGR hand-over to OpenCV
+    flat = torch.zeros(1, 3, 16, 16)
+    flat[:, 0], flat[:, 1], flat[:, 2] = 0.8, 0.3, 0.1
+    torch.testing.assert_close(jpeg_round_trip(flat, 95), flat, rtol=0, atol=3 / 255)
+    assert jpeg_spec.protocol == "BD x4 gaussian sigma=1.5 kernel=9 offset=0 reflect jpeg=10"
+    assert noisy_spec.protocol.endswith("noise=0.05")
+    with pytest.raises(ValueError, match=r"jpeg_quality must lie in 1\.\.100"):
+        Degradation("bi", jpeg_quality=0)

@@ -12,8 +12,10 @@ string names everything that changes the pixels, to be recorded next to every nu
   (``a = -0.5``) stretched by the scale when shrinking, weights normalised to sum 1, out-of-image
   taps mirrored (symmetric padding). OpenCV's ``INTER_CUBIC`` (``a = -0.75``, no antialiasing) and
   PyTorch's ``interpolate(mode="bicubic")`` give different LR frames. Computed in floating point, as
-  BasicSR's port; MATLAB on ``uint8`` input rounds between the two passes, which changes values by at
-  most a grey level.
+  BasicSR's port does; MATLAB given ``uint8`` frames keeps its intermediate result in ``uint8``
+  between the two passes, so its output can differ by about one grey level.
+* Optional, as in the paper's ablation: additive Gaussian noise (``noise_sigma``, on the [0, 1] scale)
+  and JPEG compression (``jpeg_quality``, OpenCV's encoder, one frame at a time) after downscaling.
 
 Input frames: ``float (..., C, H, W)`` in [0, 1], any leading dimensions (a frame, a clip ``(T, C, H, W)``,
 a batch ``(B, T, C, H, W)``), all processed at once. ``H`` and ``W`` must be multiples of the scale
@@ -25,6 +27,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -36,6 +40,7 @@ __all__ = [
     "bi_degrade",
     "crop_to_multiple",
     "gaussian_kernel1d",
+    "jpeg_round_trip",
     "matlab_bicubic_matrix",
     "matlab_imresize",
 ]
@@ -90,6 +95,25 @@ def bd_degrade(frames: Tensor, *, scale: int = 4, sigma: float = 1.5, kernel_siz
     x = F.conv2d(x, kernel.view(1, 1, 1, size))
     x = x[..., offset::scale, offset::scale]
     return x.reshape(*lead, height // scale, width // scale)
+
+
+def jpeg_round_trip(frames: Tensor, quality: int) -> Tensor:
+    """Encode and decode every frame ``(..., C, H, W)`` (C = 1 or 3, RGB) as JPEG at ``quality`` with OpenCV."""
+    *lead, channels, height, width = frames.shape
+    if channels not in (1, 3):
+        raise ValueError(f"JPEG needs 1 or 3 channels, got {channels}")
+    images = (frames.detach().clamp(0, 1) * 255).round().to(torch.uint8).reshape(-1, channels, height, width)
+    images = images.permute(0, 2, 3, 1).cpu().numpy()
+    decoded = []
+    for image in images:  # OpenCV's codec takes one image at a time
+        bgr = np.ascontiguousarray(image[..., ::-1]) if channels == 3 else image
+        ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        if not ok:
+            raise RuntimeError(f"OpenCV failed to JPEG-encode a {height}x{width} frame")
+        out = cv2.imdecode(buffer, cv2.IMREAD_COLOR if channels == 3 else cv2.IMREAD_GRAYSCALE)
+        decoded.append(out[..., ::-1].copy() if channels == 3 else out[..., None])
+    result = torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2).to(frames.device, frames.dtype) / 255.0
+    return result.reshape(*lead, channels, height, width)
 
 
 def _matlab_cubic(x: Tensor) -> Tensor:
@@ -155,6 +179,10 @@ class Degradation:
         kernel_size: Gaussian kernel size (BD only; ``None``: ``1 + 2*int(3*sigma)``).
         offset: first sampled pixel (BD only).
         quantize: round the LR frames to 8-bit levels (as LR frames saved as PNG are).
+        noise_sigma: standard deviation of additive Gaussian noise on the [0, 1] scale (0: none).
+        jpeg_quality: JPEG quality 1-100 of a compression round trip (``None``: none).
+
+    Order: downscale, noise, JPEG (which implies 8-bit frames), then ``quantize``.
     """
 
     kind: str = "bd"
@@ -163,12 +191,18 @@ class Degradation:
     kernel_size: int | None = None
     offset: int = 0
     quantize: bool = False
+    noise_sigma: float = 0.0
+    jpeg_quality: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("bd", "bi"):
             raise ValueError(f"unknown degradation kind {self.kind!r}: expected 'bd' or 'bi'")
         if self.scale < 1:
             raise ValueError(f"scale must be a positive integer, got {self.scale}")
+        if self.noise_sigma < 0:
+            raise ValueError(f"noise_sigma must be >= 0, got {self.noise_sigma}")
+        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must lie in 1..100, got {self.jpeg_quality}")
 
     @property
     def protocol(self) -> str:
@@ -178,14 +212,24 @@ class Degradation:
         else:
             size = 1 + 2 * int(3.0 * self.sigma) if self.kernel_size is None else self.kernel_size
             text = f"BD x{self.scale} gaussian sigma={self.sigma:g} kernel={size} offset={self.offset} reflect"
+        if self.noise_sigma:
+            text += f" noise={self.noise_sigma:g}"
+        if self.jpeg_quality is not None:
+            text += f" jpeg={self.jpeg_quality}"
         return text + (" uint8" if self.quantize else "")
 
-    def __call__(self, frames: Tensor) -> Tensor:
+    def __call__(self, frames: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """HR ``(..., C, H, W)`` -> LR ``(..., C, H/s, W/s)``; ``generator`` seeds the noise."""
         if self.kind == "bi":
             lr = bi_degrade(frames, scale=self.scale)
         else:
             lr = bd_degrade(frames, scale=self.scale, sigma=self.sigma, kernel_size=self.kernel_size,
                             offset=self.offset)
+        if self.noise_sigma:
+            noise = torch.randn(lr.shape, generator=generator, dtype=lr.dtype, device=lr.device)
+            lr = lr + self.noise_sigma * noise
+        if self.jpeg_quality is not None:
+            lr = jpeg_round_trip(lr, self.jpeg_quality)
         if self.quantize:
             lr = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
         return lr

@@ -163,10 +163,10 @@ def ssim(pred: Tensor, target: Tensor, *, channel: str, crop_border: int, quanti
     return per_channel.mean(dim=-1)
 
 
-def _grey_uint8(frames: Tensor, quantize: bool) -> np.ndarray:
+def _grey_uint8(frames: Tensor) -> np.ndarray:
     """``(T, 3, H, W)`` -> ``uint8 (T, H, W)`` grey as ``cv2.COLOR_RGB2GRAY`` (what TecoGAN feeds Farneback)."""
-    rgb = _to_255(frames, True if frames.dtype != torch.uint8 else quantize).round().clamp(0, 255)
-    rgb = rgb.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    rgb = _to_255(frames, quantize=True).clamp(0, 255).round().to(torch.uint8)
+    rgb = rgb.permute(0, 2, 3, 1).cpu().numpy()
     return np.stack([cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in rgb])
 
 
@@ -174,12 +174,14 @@ def tof(pred: Tensor, target: Tensor, *, crop_border: int, farneback: tuple = FA
     """TecoGAN's tOF per frame pair: ``(T, 3, H, W)`` twice -> ``(T-1,)`` float64 (lower is better).
 
     Flows of pairs ``(t-1, t)`` are compared after removing ``crop_border`` pixels on each side; the
-    value is the mean over pixels of the Euclidean distance between the two flow vectors.
+    value is the mean over pixels of the Euclidean distance between the two flow vectors. TecoGAN's
+    script crops the flow to a centred block whose sides are multiples of 32 (at least 8 pixels off
+    each side); here the protocol's border is cut instead, so values differ slightly from its tables.
     """
     if pred.shape != target.shape or pred.dim() != 4 or pred.shape[1] != 3:
         raise ValueError(f"tof expects two RGB sequences (T, 3, H, W) of one shape, got {tuple(pred.shape)} "
                          f"and {tuple(target.shape)}")
-    grey_pred, grey_true = _grey_uint8(pred, True), _grey_uint8(target, True)
+    grey_pred, grey_true = _grey_uint8(pred), _grey_uint8(target)
     values = []
     for t in range(1, len(grey_pred)):
         flow_pred = cv2.calcOpticalFlowFarneback(grey_pred[t - 1], grey_pred[t], None, *farneback)
