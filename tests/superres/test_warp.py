@@ -60,3 +60,21 @@ def test_space_to_depth_and_depth_to_space_are_inverse() -> None:
 def test_space_to_depth_rejects_sizes_not_divisible_by_the_scale() -> None:
     with pytest.raises(ValueError, match="divisible by the scale 4"):
         space_to_depth(torch.rand(1, 3, 10, 12), 4)
+
+
+def test_photometric_loss_through_the_warp_recovers_a_known_shift() -> None:
+    # L_flow's premise: the warp's gradient leads a free flow to the true motion
+    torch.manual_seed(0)
+    texture = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12), size=(48, 48), mode="bicubic",
+                                              align_corners=False)
+    previous = texture[:, :, 8:40, 8:40]
+    current = texture[:, :, 6:38, 9:41]  # current[y, x] = previous[y - 2, x + 1]: flow (1, -2)
+    flow = torch.zeros(1, 2, 1, 1, requires_grad=True)
+    optimiser = torch.optim.Adam([flow], lr=0.05)
+    for _ in range(300):
+        warped = backward_warp(previous, flow.expand(1, 2, 32, 32))
+        loss = torch.nn.functional.mse_loss(warped[..., 4:-4, 4:-4], current[..., 4:-4, 4:-4])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    torch.testing.assert_close(flow.detach().flatten(), torch.tensor([1.0, -2.0]), rtol=0, atol=1e-3)
