@@ -125,3 +125,11 @@ def test_strict_state_dict_round_trip() -> None:
     torch.testing.assert_close(target(lr), source(lr))
     with pytest.raises(RuntimeError, match="size mismatch"):
         frvsr(num_blocks=1, num_filters=8, scale=2).load_state_dict(source.state_dict(), strict=True)
+
+
+def test_a_one_frame_clip_and_an_lr_size_not_divisible_by_8() -> None:
+    model = tiny()
+    out = model.forward_train(torch.rand(2, 1, 3, 6, 10))
+    assert out.hr.shape == (2, 1, 3, 24, 40)
+    assert out.lr_warped.shape == (2, 0, 3, 6, 10)
+    assert model(torch.rand(1, 3, 3, 6, 10)).shape == (1, 3, 3, 24, 40)
