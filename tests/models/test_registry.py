@@ -190,7 +190,7 @@ def classless(toy_names: list[str]) -> str:
 def test_a_classless_model_registers_and_builds(classless: str) -> None:
     info = get_model_info(classless)
     assert info.wing == "superres" and info.default_num_classes is None and not info.has_classes
-    assert list_models("superres") == [classless]
+    assert classless in list_models("superres")
     model = create(classless, scale=3)  # no num_classes reaches the builder (it takes none)
     assert model(torch.zeros(1, 2, 3, 5, 4)).shape == (1, 2, 3, 15, 12)
     assert model.vidlearn_name == classless and model.vidlearn_family == "toy_sr"

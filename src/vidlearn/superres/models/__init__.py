@@ -1,7 +1,8 @@
 """Super-resolution networks: FRVSR (FNet + SRNet) and the paper's SISR and sliding-window baselines.
 
-Builders only; the model registry names them elsewhere. ``MODEL_VARIANTS`` maps each name to its
-builder and keyword arguments.
+Importing this package registers every variant with the model registry (see
+:mod:`vidlearn.superres.models.zoo`); ``MODEL_VARIANTS`` maps each name to its builder and keyword
+arguments.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from vidlearn.superres.models.frvsr import (
 )
 from vidlearn.superres.models.srnet import SRNet
 from vidlearn.superres.models.warp import backward_warp, depth_to_space, space_to_depth, upsample_flow
+from vidlearn.superres.models.zoo import PAPER
 
 # name -> (builder, keyword arguments): the paper's FRVSR sizes and the same-size baselines.
 MODEL_VARIANTS: dict[str, tuple[Callable[..., nn.Module], dict[str, int]]] = {
@@ -42,6 +44,7 @@ __all__ = [
     "FRVSR",
     "FRVSR_VARIANTS",
     "MODEL_VARIANTS",
+    "PAPER",
     "SISR",
     "FNet",
     "FRVSROutput",
