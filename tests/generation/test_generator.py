@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vidlearn.generation.models import DVDGANGenerator, G_MULTIPLIERS, truncated_normal
+from vidlearn.generation.models import G_MULTIPLIERS, DVDGANGenerator, truncated_normal
 
 
 @pytest.fixture(scope="module")

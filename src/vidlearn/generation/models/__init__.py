@@ -6,7 +6,11 @@
 * :mod:`~vidlearn.generation.models.dvdgan`: the :class:`DVDGAN` container, width tables, builders.
 """
 
-from vidlearn.generation.models.discriminators import SpatialDiscriminator, TemporalDiscriminator, sample_frames
+from vidlearn.generation.models.discriminators import (
+    SpatialDiscriminator,
+    TemporalDiscriminator,
+    sample_frames,
+)
 from vidlearn.generation.models.dvdgan import (
     D_ARCH,
     DVDGAN,
@@ -17,11 +21,17 @@ from vidlearn.generation.models.dvdgan import (
     dvdgan_cpu,
 )
 from vidlearn.generation.models.generator import DVDGANGenerator, truncated_normal
-from vidlearn.generation.models.layers import ConditionalBatchNorm2d, ConvGRU, DBlock, GBlock, is_spectral_normed
+from vidlearn.generation.models.layers import (
+    ConditionalBatchNorm2d,
+    ConvGRU,
+    DBlock,
+    GBlock,
+    is_spectral_normed,
+)
 
 __all__ = [
-    "D_ARCH",
     "DVDGAN",
+    "D_ARCH",
     "G_MULTIPLIERS",
     "ConditionalBatchNorm2d",
     "ConvGRU",

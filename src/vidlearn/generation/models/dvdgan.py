@@ -43,7 +43,7 @@ from vidlearn.generation.models.discriminators import SpatialDiscriminator, Temp
 from vidlearn.generation.models.generator import DVDGANGenerator
 from vidlearn.models.registry import register_model
 
-__all__ = ["D_ARCH", "DVDGAN", "G_MULTIPLIERS", "build_dvdgan", "dvdgan_64", "dvdgan_128", "dvdgan_cpu"]
+__all__ = ["DVDGAN", "D_ARCH", "G_MULTIPLIERS", "build_dvdgan", "dvdgan_64", "dvdgan_128", "dvdgan_cpu"]
 
 PAPER = "Clark, Donahue & Simonyan 2019, Adversarial Video Generation on Complex Datasets (arXiv:1907.06571)"
 
