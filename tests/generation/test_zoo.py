@@ -83,3 +83,12 @@ def test_strict_state_dict_round_trip_and_resolution_mismatch() -> None:
     other = create("dvdgan_64", num_classes=3, ch=2, num_frames=4, k=2)
     with pytest.raises(RuntimeError, match="size mismatch"):
         other.load_state_dict(source.state_dict(), strict=True)
+
+
+def test_generator_exports_and_matches_eager() -> None:
+    torch.manual_seed(0)
+    generator = create("dvdgan_cpu", num_classes=3, ch=2, num_frames=4, k=2).generator.eval()
+    z, y = torch.randn(2, 32), torch.tensor([0, 2])
+    with torch.no_grad():
+        exported = torch.export.export(generator, (z, y), strict=False)
+        torch.testing.assert_close(exported.module()(z, y), generator(z, y), rtol=1e-4, atol=1e-5)

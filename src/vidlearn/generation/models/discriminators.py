@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidlearn.generation.models.layers import DBlock, sn_embedding, sn_linear
+from vidlearn.generation.models.layers import DBlock, is_tracing, sn_embedding, sn_linear
 
 __all__ = ["SpatialDiscriminator", "TemporalDiscriminator", "sample_frames"]
 
@@ -70,7 +70,7 @@ def _check_input(name: str, clips: torch.Tensor, y: torch.Tensor, channels: int,
                          f"{clips.shape[-2]}x{clips.shape[-1]}")
     if y.shape != (clips.shape[0],):
         raise ValueError(f"{name}: y must be (B,) = ({clips.shape[0]},) class indices, got {tuple(y.shape)}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    if y.numel() and not is_tracing() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise ValueError(f"{name}: class indices must be in [0, {num_classes}), got {y.tolist()}")
 
 

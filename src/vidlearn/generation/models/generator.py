@@ -23,7 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidlearn.generation.models.layers import ConvGRU, GBlock, sn_conv2d, sn_linear, spectral_normed
+from vidlearn.generation.models.layers import (
+    ConvGRU,
+    GBlock,
+    is_tracing,
+    sn_conv2d,
+    sn_linear,
+    spectral_normed,
+)
 
 __all__ = ["DVDGANGenerator", "truncated_normal"]
 
@@ -97,7 +104,7 @@ class DVDGANGenerator(nn.Module):
             raise ValueError(f"z must be (B, {self.z_dim}), got shape {tuple(z.shape)}")
         if y.shape != (z.shape[0],):
             raise ValueError(f"y must be (B,) = ({z.shape[0]},) class indices, got shape {tuple(y.shape)}")
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+        if y.numel() and not is_tracing() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
             raise ValueError(f"class indices must be in [0, {self.num_classes}), got {y.tolist()}")
         return torch.cat((z, self.embedding(y).to(z.dtype)), dim=1)
 

@@ -32,6 +32,7 @@ __all__ = [
     "DBlock",
     "GBlock",
     "is_spectral_normed",
+    "is_tracing",
     "sn_conv2d",
     "sn_conv3d",
     "sn_embedding",
@@ -60,6 +61,11 @@ def spectral_normed(module: nn.Module, *, enabled: bool = True, eps: float = SN_
         return module
     # dim=0 for every layer (the largest singular value of a matrix is that of its transpose).
     return spectral_norm(module, eps=eps, dim=0)
+
+
+def is_tracing() -> bool:
+    """Whether torch.export / torch.compile is tracing: value-dependent input checks are skipped there."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
 def is_spectral_normed(module: nn.Module) -> bool:
