@@ -107,3 +107,15 @@ def test_bad_input_names_the_problem(gan) -> None:
         build_dvdgan(num_classes=2, resolution=32, num_frames=4, ch=1)
     with pytest.raises(ValueError, match="no width table for resolution 256"):
         build_dvdgan(num_classes=2, resolution=256, num_frames=8, ch=1)
+
+
+def test_only_the_temporal_discriminator_sees_the_frame_order() -> None:
+    # The paper's point: D_S judges frames one by one, so with k = T its score is the same for any
+    # order of the frames; D_T sees the clip as a whole and tells a reordered clip apart.
+    torch.manual_seed(0)
+    gan = build_dvdgan(num_classes=2, resolution=32, num_frames=4, ch=2, k=4, z_dim=8, embed_dim=8).eval()
+    clips, y = torch.randn(2, 3, 4, 32, 32), torch.tensor([0, 1])
+    reordered = clips[:, :, [2, 0, 3, 1]]
+    torch.testing.assert_close(gan.spatial_discriminator(reordered, y), gan.spatial_discriminator(clips, y),
+                               rtol=1e-5, atol=1e-5)
+    assert (gan.temporal_discriminator(reordered, y) - gan.temporal_discriminator(clips, y)).abs().min() > 1e-4
