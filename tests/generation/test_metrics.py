@@ -18,6 +18,7 @@ from vidlearn.generation.metrics import (
     inception_score,
     inception_score_of_clips,
     prepare_clips,
+    sample_accuracy,
 )
 from vidlearn.models import create
 
@@ -139,3 +140,33 @@ def test_inception_score_of_clips_with_a_c3d_classifier() -> None:
 def test_classification_accuracy_in_percent() -> None:
     scores = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     assert classification_accuracy(scores, torch.tensor([0, 1, 1, 1])) == 75.0
+
+
+class _ColourGenerator(torch.nn.Module):
+    """A 'generator' whose clip is coloured by its class: channel y is 1, the others -1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        clips = -torch.ones(len(y), 3, 2, 4, 4)
+        clips[torch.arange(len(y)), y] = 1.0
+        return clips
+
+
+class _MeanColourClassifier(torch.nn.Module):
+    """Predicts the brightest channel, but calls class 2 class 0: per-class accuracy 100, 100, 0."""
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        logits = clips.mean(dim=(2, 3, 4))
+        logits[:, 0] = torch.maximum(logits[:, 0], logits[:, 2]) + 1e-3
+        return logits
+
+
+def test_sample_accuracy_per_class_and_overall() -> None:
+    result = sample_accuracy(_ColourGenerator(), _MeanColourClassifier(), num_classes=3, z_dim=4,
+                             num_per_class=5, batch_size=4)
+    assert result.extra["per_class"] == [100.0, 100.0, 0.0]
+    assert result.value == pytest.approx(200.0 / 3)
+    assert result.num_fake == 15 and result.protocol["num_per_class"] == 5

@@ -16,13 +16,13 @@ under a protocol object (:class:`FVDProtocol`, :class:`ISProtocol`) and returned
   the protocol says so).
 * :func:`inception_score` (Salimans et al. 2016; for video with a C3D classifier, Saito et al. 2017,
   TGAN, and DVD-GAN on UCF-101): ``exp(E_x KL(p(y|x) || p(y)))`` per split, mean and std over splits.
-* :func:`classification_accuracy`: the share of samples a held-out classifier assigns to the class
-  they were generated for (percent).
+* :func:`classification_accuracy` and :func:`sample_accuracy`: the share of samples a held-out
+  classifier assigns to the class they were generated for (percent), overall and per class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +44,7 @@ __all__ = [
     "inception_score",
     "inception_score_of_clips",
     "prepare_clips",
+    "sample_accuracy",
 ]
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -307,3 +308,35 @@ def classification_accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
     if s.ndim != 2 or y.shape != (s.shape[0],) or len(y) == 0:
         raise ValueError(f"scores must be (N, K) and labels (N,), N >= 1; got {tuple(s.shape)}, {tuple(y.shape)}")
     return float((s.argmax(dim=1).cpu() == y.cpu()).double().mean() * 100.0)
+
+
+@torch.no_grad()
+def sample_accuracy(generator: nn.Module, classifier: nn.Module, *, num_classes: int, z_dim: int,
+                    num_per_class: int, preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    truncation: float | None = None, batch_size: int = 16, seed: int = 0) -> MetricResult:
+    """Percent of ``num_per_class`` samples of every class that ``classifier`` recognises as that class.
+
+    ``generator(z, y)`` gives clips in [-1, 1]; ``preprocess`` maps them to the classifier's input (its
+    training normalisation; identity when ``None``). ``z`` comes from a private generator seeded with
+    ``seed`` (from :func:`~vidlearn.generation.models.truncated_normal` with ``truncation``), so two
+    checkpoints are compared on the same latents. Per-class accuracies are in ``extra["per_class"]``.
+    """
+    from vidlearn.generation.models.generator import truncated_normal
+
+    if num_per_class < 1 or num_classes < 1:
+        raise ValueError(f"num_classes and num_per_class must be >= 1, got {num_classes}, {num_per_class}")
+    device = next(generator.parameters()).device
+    labels = torch.arange(num_classes).repeat_interleave(num_per_class)
+    latents = truncated_normal((len(labels), z_dim), truncation, generator=torch.Generator().manual_seed(seed))
+    generator.eval()
+    classifier.eval()
+    predictions = []
+    for z, y in zip(latents.split(batch_size), labels.split(batch_size)):
+        clips = generator(z.to(device), y.to(device))
+        inputs = preprocess(clips) if preprocess is not None else clips
+        predictions.append(classifier(inputs).argmax(dim=1).cpu())
+    correct = (torch.cat(predictions) == labels).double().view(num_classes, num_per_class)
+    per_class = (correct.mean(dim=1) * 100.0).tolist()
+    protocol = {"num_classes": num_classes, "num_per_class": num_per_class, "truncation": truncation, "seed": seed}
+    return MetricResult(name="sample_accuracy", value=float(correct.mean() * 100.0), protocol=protocol,
+                        num_fake=len(labels), extra={"per_class": per_class})
