@@ -47,22 +47,26 @@ def test_orthogonal_regularization_is_zero_for_orthonormal_rows_and_matches_the_
 def test_generation_clips_maps_frames_to_minus_one_one() -> None:
     frames = torch.zeros(5, 6, 6, 3, dtype=torch.uint8)
     frames[:, :, :, 0] = 255
-    clip, label = GenerationClips([(frames, 2, {})])[0]
+    clip, label, info = GenerationClips([(frames, 2, {"skipped": 1})])[0]
+    assert info == {"index": 0, "skipped": 1}
     assert clip.shape == (3, 5, 6, 6) and clip.dtype == torch.float32 and label.item() == 2
     assert clip[0].unique().tolist() == [1.0] and clip[1].unique().tolist() == [-1.0]
-    resized, _ = GenerationClips([(frames, 0)], size=4, num_frames=3)[0]
+    resized, _, info = GenerationClips([(frames, 0)], size=4, num_frames=3)[0]
+    assert info == {"index": 0, "skipped": 0}
     assert resized.shape == (3, 3, 4, 4)
-    floats, _ = GenerationClips([(torch.full((3, 2, 4, 4), 0.25), 1)], float_range=(0.0, 0.5))[0]
+    floats, _, _ = GenerationClips([(torch.full((3, 2, 4, 4), 0.25), 1)], float_range=(0.0, 0.5))[0]
     torch.testing.assert_close(floats, torch.zeros(3, 2, 4, 4))
     with pytest.raises(ValueError, match="item 0: clip has 5 frames, need 8"):
         GenerationClips([(frames, 0)], num_frames=8)[0]
+    with pytest.raises(ValueError, match="item 0: DVD-GAN needs one class index per clip"):
+        GenerationClips([(frames, torch.tensor([0.0, 1.0]))])[0]
     with pytest.raises(ValueError, match=r"item 0: expected uint8 frames \(T, H, W, 3\)"):
         GenerationClips([(torch.zeros(5, 6, 6, 3, dtype=torch.int32), 0)])[0]
 
 
 def test_synthetic_motion_clips_are_generator_items() -> None:
     data = synthetic_motion_clips(4, num_frames=4, size=16)
-    clip, label = data[1]
+    clip, label, _ = data[1]
     assert clip.shape == (3, 4, 16, 16) and clip.min() >= -1 and clip.max() <= 1 and label.item() == 1
     assert data.classes == ["move_right", "move_left", "move_up", "move_down"]
 

@@ -14,7 +14,7 @@ optimisers and G's EMA; exact resume; SIGTERM; AMP; DDP); this module supplies w
   with ``z ~ N(0, I)`` and fake classes ``y'`` uniform. A non-finite loss stops the run with an error
   before any update, so the last checkpoint on disk stays the last good state.
 * :class:`GenerationClips`: recognition-style items (``uint8 (T, H, W, 3)`` frames, or float
-  ``(C, T, H, W)`` clips) and a label -> ``(float (C, T, H, W) in [-1, 1], class)``.
+  ``(C, T, H, W)`` clips) and a label -> ``(float (C, T, H, W) in [-1, 1], class, info)``.
 * :class:`SampleGridCallback`: a PNG per epoch, one row of frames per sample, from the EMA generator.
 * :func:`train`: builds the models, the Trainer (Adam for G at 1e-4 and for D at 5e-4, betas
   ``(0, 0.999)``: DVD-GAN's settings), the EMA of G, and fits.
@@ -160,7 +160,10 @@ class DVDGANStep:
 
 
 class GenerationClips(Dataset):
-    """Items ``(clip, label, ...)`` of a recognition-style dataset as ``(float (C, T, H, W) in [-1, 1], label)``.
+    """Items ``(clip, label, ...)`` of a recognition-style dataset as ``(float (C, T, H, W) in [-1, 1], label, info)``.
+
+    ``info`` holds the item's ``index`` and ``skipped`` (videos the dataset replaced, 0 when it does
+    not say), which the engine sums into the epoch summary.
 
     ``uint8 (T, H, W, 3)`` frames (a decoded clip, :class:`~vidlearn.synthetic.SyntheticMotionDataset`)
     map ``[0, 255] -> [-1, 1]``; float ``(C, T, H, W)`` clips map ``float_range -> [-1, 1]``. With
@@ -208,9 +211,16 @@ class GenerationClips(Dataset):
             clip = frames.transpose(0, 1)
         return clip.clamp(-1.0, 1.0).contiguous()
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:
         item = self.dataset[index]
-        return self.to_generator_range(item[0], index), torch.as_tensor(int(item[1]), dtype=torch.long)
+        label = torch.as_tensor(item[1])
+        if label.numel() != 1 or label.is_floating_point():
+            raise ValueError(f"item {index}: DVD-GAN needs one class index per clip, got a label of shape "
+                             f"{tuple(label.shape)} ({label.dtype}); multi-label data cannot condition G")
+        info = item[2] if len(item) > 2 and isinstance(item[2], Mapping) else {}
+        # The engine counts the videos a dataset replaced (on_error="skip") from this entry.
+        return (self.to_generator_range(item[0], index), label.reshape(()).long(),
+                {"index": index, "skipped": int(info.get("skipped", 0))})
 
 
 def synthetic_motion_clips(num_videos: int, *, preset: str = "motion4", num_frames: int = 8, size: int = 32,
@@ -284,7 +294,7 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
           deterministic: bool = False, checkpoint_every_steps: int = 0, log_every_steps: int = 10,
           progress_bar: bool = False, samples_per_class: int = 2, truncation: float | None = None,
           resume: str | Path | None = None, callbacks: Sequence[Callback] = ()) -> GANRun:
-    """Train DVD-GAN on ``dataset`` (items ``(clip (C, T, H, W) in [-1, 1], class)``) with the engine.
+    """Train DVD-GAN on ``dataset`` (items ``(clip (C, T, H, W) in [-1, 1], class, ...)``) with the engine.
 
     ``model`` is a registered name (built with ``num_classes``, default ``dataset.classes``' length, and
     ``model_kwargs``) or a ready :class:`DVDGAN`. ``temporal_discriminator=False`` trains without D_T
