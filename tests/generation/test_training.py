@@ -17,6 +17,7 @@ from vidlearn.generation.training import (
     GenerationClips,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    load_generator,
     orthogonal_regularization,
     synthetic_motion_clips,
     train,
@@ -141,6 +142,9 @@ def test_train_on_the_engine(tmp_path: Path, motion: GenerationClips) -> None:
     # the checkpoint: G, D_S, D_T, both optimisers and the EMA of G
     state = load_checkpoint(run.trainer.history.last_checkpoint)
     assert set(state["models"]) == {"g", "d_spatial", "d_temporal"}
+    assert state["config"]["run"]["model"] is None  # a ready module: load_generator cannot rebuild it
+    with pytest.raises(ValueError, match="no registered model name in the checkpoint's run config"):
+        load_generator(run.trainer.history.last_checkpoint)
     assert set(state["optimizers"]) == {"g", "d"} and set(state["ema"]) == {"g"}
     assert state["optimizer_steps"] == {"g": 2, "d": 2}
     # one PNG per epoch: a row of 4 frames per class (4 classes x 1 sample), 32 px and 1 px padding
@@ -154,6 +158,15 @@ def test_train_without_the_temporal_discriminator(tmp_path: Path, motion: Genera
     assert set(run.trainer.models) == {"g", "d_spatial"} and run.model.temporal_discriminator is None
     assert run.trainer.parts.steps == {"g": 1, "d": 2}
     assert "train_d_temporal_loss" not in run.history.epochs[0]
+    # the checkpoint rebuilds the registered model's generator: EMA copy by default, raw G on request
+    generator = load_generator(run.trainer.history.last_checkpoint)
+    assert generator.classes == ["move_right", "move_left", "move_up", "move_down"] and not generator.training
+    z, y = torch.randn(2, 8), torch.tensor([0, 3])
+    with torch.no_grad():
+        torch.testing.assert_close(generator(z, y), run.trainer.ema["g"].module(z, y))
+        raw = load_generator(run.trainer.history.last_checkpoint, ema=False)
+        run.model.generator.eval()
+        torch.testing.assert_close(raw(z, y), run.model.generator(z, y))
 
 
 def test_train_rejects_data_of_another_shape(tmp_path: Path) -> None:

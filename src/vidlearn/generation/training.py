@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from vidlearn.engine import Callback, History, OptimConfig, ScheduleConfig, Trainer, TrainerConfig
-from vidlearn.generation.models import DVDGAN
+from vidlearn.generation.models import DVDGAN, DVDGANGenerator
 from vidlearn.models import create
 from vidlearn.synthetic import SyntheticMotionDataset
 
@@ -44,6 +44,7 @@ __all__ = [
     "SampleGridCallback",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
+    "load_generator",
     "orthogonal_regularization",
     "save_sample_grid",
     "synthetic_motion_clips",
@@ -301,6 +302,8 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
     (the ablation). The engine's checkpoints hold ``g``, ``d_spatial``, ``d_temporal``, the optimisers
     ``g`` and ``d`` and the EMA of ``g``; ``resume="auto"`` continues the latest one.
     """
+    model_name = model if isinstance(model, str) else getattr(model, "vidlearn_name", None)
+    kwargs: dict[str, Any] = {}
     if isinstance(model, str):
         if num_classes is None:
             classes = getattr(dataset, "classes", None)
@@ -328,6 +331,14 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
                            deterministic=deterministic, work_dir=str(work_dir), progress_bar=progress_bar,
                            checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
                            eval_every_epochs=0)
+    # What load_generator needs to rebuild G from a checkpoint (saved in it and in config.yaml).
+    run_config = {
+        "model": model_name, "model_kwargs": kwargs, "num_classes": g.num_classes,
+        "classes": list(getattr(dataset, "classes", None) or []), "resolution": g.resolution,
+        "num_frames": g.num_frames, "z_dim": g.z_dim, "batch_size": batch_size, "g_lr": g_lr, "d_lr": d_lr,
+        "betas": list(betas), "d_steps": d_steps, "ortho_reg": ortho_reg, "ema_decay": ema_decay,
+        "ema_start_step": ema_start_step, "temporal_discriminator": gan.temporal_discriminator is not None,
+    }
     grids = SampleGridCallback(num_classes=g.num_classes, z_dim=g.z_dim, per_class=samples_per_class,
                                truncation=truncation, seed=seed)
     trainer = Trainer(
@@ -337,7 +348,34 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
         schedule=ScheduleConfig(name="constant"),
         optimizer_models={"g": ["g"], "d": [name for name in models if name != "g"]},
         ema={"g": ema_decay}, ema_start_step=ema_start_step, config=config, batch_size=batch_size,
-        num_workers=num_workers, drop_last=True, callbacks=[grids, *callbacks],
+        num_workers=num_workers, drop_last=True, callbacks=[grids, *callbacks], run_config=run_config,
     )
     history = trainer.fit(resume=resume)
     return GANRun(model=gan, trainer=trainer, history=history, sample_grids=list(grids.paths))
+
+
+def load_generator(checkpoint: str | Path, *, ema: bool = True) -> DVDGANGenerator:
+    """The generator of a :func:`train` checkpoint (its EMA copy by default), rebuilt and loaded strictly.
+
+    The checkpoint's run config names the registered model and its arguments; the generator comes
+    back in eval mode with ``classes`` (the training data's class names, possibly empty) attached.
+    """
+    from vidlearn.engine import load_checkpoint
+
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    run = (state.get("config") or {}).get("run") or {}
+    if not run.get("model"):
+        raise ValueError(f"{checkpoint}: no registered model name in the checkpoint's run config; "
+                         "it was not written by vidlearn.generation.train with a registered model")
+    kwargs = dict(run.get("model_kwargs") or {})
+    gan = create(run["model"], num_classes=run["num_classes"], **kwargs)
+    generator = gan.generator
+    if ema:
+        if "g" not in state.get("ema", {}):
+            raise ValueError(f"{checkpoint}: holds no EMA copy of G; pass ema=False for the raw weights")
+        weights = {k: v for k, v in state["ema"]["g"].items() if k != "__num_updates__"}
+    else:
+        weights = state["models"]["g"]
+    generator.load_state_dict(weights, strict=True)
+    generator.classes = list(run.get("classes") or [])
+    return generator.eval()
