@@ -251,14 +251,17 @@ class StepContext:
 
     @staticmethod
     def _average_gradients(params: list[nn.Parameter]) -> None:
-        # Parameters a rank did not reach get zeros, so every rank reduces the same flat buffer.
+        # Parameters a rank did not reach get zeros, so every rank reduces the same flat buffer; one
+        # that no rank reached keeps no gradient, so the optimiser skips it as in a single process.
+        reached = torch.tensor([float(p.grad is not None) for p in params])
+        dist_utils.all_reduce_mean_(reached)
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         flat = torch.cat([g.reshape(-1) for g in grads])
         dist_utils.all_reduce_mean_(flat)
         offset = 0
-        for param in params:
+        for index, param in enumerate(params):
             count = param.numel()
-            param.grad = flat[offset : offset + count].view_as(param).clone()
+            param.grad = flat[offset : offset + count].view_as(param).clone() if reached[index] > 0 else None
             offset += count
 
     def no_sync(self, last: bool) -> Any:
