@@ -48,6 +48,7 @@ _NO_COUNT_RESNET18 = "a ResNet-18 variant of this library, not a published netwo
 
 ZOO: dict[str, ZooEntry] = {
     "c3d": ZooEntry(79_991_015),  # Tran et al. 2015 / the released Sports-1M model
+    "c3d_keras": ZooEntry(16_117_733),  # TianzhongSong/C3D-keras models.py (Keras count_params, 101 classes)
     "i3d": ZooEntry(12_697_264),  # DeepMind kinetics-i3d, RGB
     "i3d_flow": ZooEntry(12_675_312),  # DeepMind kinetics-i3d, flow
     "i3d_two_stream": ZooEntry(12_697_264 + 12_675_312),

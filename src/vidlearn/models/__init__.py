@@ -23,8 +23,12 @@ from vidlearn.models.weights import (
     load_weights,
     read_checkpoint,
     register_layout,
+    register_reader,
     save_weights,
 )
+
+# Registers the Keras HDF5 reader (.h5, .hdf5, .keras); h5py itself is imported only to read one.
+from vidlearn.models import keras as _keras  # noqa: F401  isort: skip
 
 __all__ = [
     "WINGS",
@@ -42,6 +46,7 @@ __all__ = [
     "read_checkpoint",
     "register_layout",
     "register_model",
+    "register_reader",
     "save_weights",
     "unregister_model",
 ]

@@ -1,7 +1,8 @@
 """Reading, converting and strictly loading checkpoints.
 
 Every checkpoint goes through one path: :func:`read_checkpoint` turns a file (safetensors, a
-``torch.save`` pickle read with ``weights_only=True``, or a NumPy ``.npz``) into a flat
+``torch.save`` pickle read with ``weights_only=True``, a NumPy ``.npz``, or Keras HDF5 weights through
+:mod:`vidlearn.models.keras`) into a flat
 ``{name: tensor}`` dict; a :class:`CheckpointLayout` registered for the model's family maps foreign
 key names and tensor layouts to vidlearn's; :func:`load_weights` then loads *strictly*: a missing
 key, an unexpected key or a shape mismatch is an error that names each offending key.
@@ -25,6 +26,7 @@ __all__ = [
     "load_weights",
     "read_checkpoint",
     "register_layout",
+    "register_reader",
     "remap_keys",
     "save_weights",
 ]
@@ -107,10 +109,26 @@ def _flatten(obj: Mapping, prefix: str = "") -> StateDict:
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "params")
 
 
+_READERS: dict[str, Callable[[Path], Mapping[str, torch.Tensor]]] = {}
+
+
+def register_reader(suffixes: Iterable[str], reader: Callable[[Path], Mapping[str, torch.Tensor]]) -> None:
+    """Read files whose suffix (``".h5"``) is in ``suffixes`` with ``reader(path) -> {name: tensor}``.
+
+    The reader's keys are kept as it gives them (in its order) for the layouts to map; it raises
+    :class:`CheckpointLoadError` naming the file, or ``ModuleNotFoundError`` naming a missing extra.
+    """
+    for suffix in suffixes:
+        _READERS[suffix.lower()] = reader
+
+
 def read_checkpoint(path: str | Path) -> StateDict:
     """Read ``path`` into a flat ``{name: tensor}`` dict on the CPU.
 
-    ``.safetensors`` through safetensors; ``.npz`` through NumPy without pickle; anything else
+    ``.safetensors`` through safetensors; ``.npz`` through NumPy without pickle; a suffix with a
+    :func:`register_reader` reader through it (Keras ``.h5``, ``.hdf5``, ``.keras``:
+    :func:`vidlearn.models.keras.read_keras_weights`, keys as the file's paths, in its layer order,
+    returned as read); anything else
     through ``torch.load(weights_only=True)`` (so ``.pt``, ``.pth``, ``.pickle``, ``.tar`` work).
     A training checkpoint's ``state_dict`` / ``model`` entry is unwrapped, and a ``module.`` prefix
     left by ``DataParallel`` / DDP is dropped.
@@ -119,6 +137,17 @@ def read_checkpoint(path: str | Path) -> StateDict:
     if not path.is_file():
         raise CheckpointLoadError(f"{path}: no such checkpoint file")
     suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is not None:
+        try:
+            state = reader(path)
+        except (CheckpointLoadError, ModuleNotFoundError):  # already name the file, or the missing extra
+            raise
+        except Exception as error:  # h5py and others raise OSError, KeyError, ...; name the file
+            raise CheckpointLoadError(f"{path}: cannot read checkpoint ({type(error).__name__}: {error})") from error
+        if not state:
+            raise CheckpointLoadError(f"{path}: the checkpoint holds no tensors")
+        return dict(state)
     try:
         if suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -225,6 +254,13 @@ def _candidate_layouts(family: str | None) -> Iterable[CheckpointLayout]:
             yield layout
 
 
+def _convert(layout: CheckpointLayout, state: StateDict, model: nn.Module, path: Path) -> StateDict:
+    try:
+        return layout.convert(state, model)
+    except CheckpointLoadError as error:  # a layout's own strict check: add the file's name
+        raise CheckpointLoadError(f"{path}: {error}") from None
+
+
 def load_weights(
     model: nn.Module,
     path: str | Path,
@@ -262,14 +298,14 @@ def load_weights(
             if chosen is None:
                 used, converted = "vidlearn", state  # the strict check will list the differences
             else:
-                used, converted = chosen.name, chosen.convert(state, model)
+                used, converted = chosen.name, _convert(chosen, state, model, path)
     elif layout == "vidlearn":
         used, converted = layout, state
     else:
         if layout not in _LAYOUTS:
             raise CheckpointLoadError(f"{path}: unknown checkpoint layout {layout!r}; known: {', '.join(sorted(_LAYOUTS))}")
         chosen = _LAYOUTS[layout]
-        used, converted = layout, chosen.convert(state, model)
+        used, converted = layout, _convert(chosen, state, model, path)
     checked = _strict_check(path, used, converted, model, allow_missing=tuple(allow_missing),
                             foreign_name=chosen.foreign_name if chosen is not None else None)
     model.load_state_dict(checked, strict=True)

@@ -8,7 +8,7 @@ Every model takes ``float (B, C, T, H, W)`` and returns logits ``(B, num_classes
 
 import importlib
 
-MODEL_MODULES = ("c3d", "i3d", "torchvision_video", "fusion", "two_stream", "lrcn", "t3d")
+MODEL_MODULES = ("c3d", "c3d_keras", "i3d", "torchvision_video", "fusion", "two_stream", "lrcn", "t3d")
 
 for _name in MODEL_MODULES:
     try:
