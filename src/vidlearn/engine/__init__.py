@@ -47,7 +47,7 @@ from vidlearn.engine.optim import build_optimizer, build_scheduler, lr_at
 from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext
-from vidlearn.engine.trainer import Callback, History, Trainer
+from vidlearn.engine.trainer import Callback, History, ResumeError, Trainer, config_differences
 
 __all__ = [
     "Callback",
@@ -56,6 +56,7 @@ __all__ = [
     "History",
     "OptimConfig",
     "ResumableSampler",
+    "ResumeError",
     "ScheduleConfig",
     "ShardSampler",
     "StepContext",
@@ -70,6 +71,7 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "build_train_loader",
+    "config_differences",
     "config_from_dict",
     "config_to_dict",
     "configure_determinism",

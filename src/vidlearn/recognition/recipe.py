@@ -115,6 +115,9 @@ class DataConfig:
     ``kinetics`` (``annotations`` = the CSV folder or file), ``sports1m`` (the JSON file), ``list``
     (MMAction2 list files ``train_list`` / ``val_list``, relative to ``root``), ``folder`` (a folder per
     class under ``root/train`` and ``root/val``) or ``synthetic`` (the built-in motion dataset).
+    ``pad``: what to do with a video shorter than one clip (``clip_len x frame_interval`` frames):
+    ``error`` (the default: it is reported, or skipped with ``on_error: skip``), ``loop`` (its frames
+    repeated from the start) or ``repeat_last`` (its last frame repeated), in training and testing.
     ``decode_size`` asks the decoder for smaller frames (an int for the short side);
     ``preprocessing`` turns them into model input (:class:`PreprocessingConfig`).
     """
@@ -130,6 +133,7 @@ class DataConfig:
     flow_root: str | None = None
     clip_len: int = 16
     frame_interval: int = 1
+    pad: Literal["error", "loop", "repeat_last"] = "error"
     decode_size: int | None = None
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     batch_size: int = 8
