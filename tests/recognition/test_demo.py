@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from vidlearn.recognition import demo
 from vidlearn.recognition.demo import DEMO_MODELS, DemoSettings, _report, demo_recipe, machine_report
 from vidlearn.recognition.recipe import SyntheticConfig
 
@@ -44,3 +45,36 @@ def test_machine_record_has_the_description_and_the_talk_table_keys() -> None:
         "total_seconds": 12.0,
     }
     assert f"Machine: {machine['description']}. Total time 12 s." in _report(results, "| table |")
+
+
+def _results(num_classes: int) -> dict:
+    row = {"title": "C3D", "top1": 0.5, "top5": 1.0, "chance": 1 / num_classes, "params": 1234, "gmacs": 0.01,
+           "train_seconds": 12.0, "note": ""}
+    return {"dataset": {"classes": [f"c{i}" for i in range(num_classes)]}, "models": {"c3d": row}}
+
+
+def test_table_has_a_top5_column_only_with_more_than_five_classes() -> None:
+    four = demo._table(_results(4)).splitlines()
+    assert four[0] == "| model | held-out top-1 | chance | parameters | GMACs/clip | training time |"
+    assert four[2] == "| c3d | 50.0% | 25.0% | 1,234 | 0.010 | 12 s |"
+    assert len(four[1].split("|")) == len(four[0].split("|"))
+    eight = demo._table(_results(8)).splitlines()
+    assert eight[0] == "| model | held-out top-1 | top-5 | chance | parameters | GMACs/clip | training time |"
+    assert eight[2] == "| c3d | 50.0% | 100.0% | 12.5% | 1,234 | 0.010 | 12 s |"
+
+
+def test_curves_put_a_12_epoch_run_at_epochs_1_to_12(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.axes
+
+    plotted: list[list[int]] = []
+    original = matplotlib.axes.Axes.plot
+
+    def record(self, x, *args, **kwargs):
+        plotted.append(list(x))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", record)
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_top1": 0.1 * e} for e in range(1, 13)]  # as the engine counts
+    demo._plot_curves({"c3d": history}, 0.25, tmp_path / "curves.png")
+    assert plotted == [list(range(1, 13))] * 2
+    assert (tmp_path / "curves.png").stat().st_size > 0
