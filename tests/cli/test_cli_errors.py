@@ -161,3 +161,10 @@ def test_checkpoint_of_another_model_names_a_few_keys_and_the_count(capsys, tmp_
     assert missing.group(2).startswith("conv1a.")
     assert re.search(r"unexpected keys \((\d+)\): (?:[\w.]+, ){4}\.\.\. and \d+ more", line), line
     assert len(line) < 600
+
+
+def test_an_empty_text_override_is_the_empty_string(capsys, tmp_path):
+    code, err = _run(capsys, "train", str(RECIPE), "data.annotations=", f"data.root={tmp_path}")
+    assert code == 2
+    assert _one_line(err) == ("vidlearn: error: data.annotations is not set: data.format=ucf101 needs the folder of "
+                              "classInd.txt, trainlistNN.txt and testlistNN.txt (ucfTrainTestlist)")

@@ -142,3 +142,15 @@ def test_predict_takes_an_engine_checkpoint_like_evaluate(recipe, finished_run, 
     not_a_checkpoint.write_text("not weights\n")
     code, _, err = _run(capsys, "predict", str(video), "--checkpoint", str(not_a_checkpoint))
     assert code == 2 and "not a readable checkpoint" in _one_line(err)
+
+
+def test_a_finished_run_is_read_back_without_training(recipe, finished_run) -> None:
+    """What ``vidlearn bench talk`` reuses for a network trained earlier."""
+    from vidlearn.recognition.training import finished_run_result
+
+    cfg = load_recipe(recipe, [f"train.work_dir={finished_run}"])
+    result = finished_run_result(cfg)
+    assert result.metrics == json.loads((finished_run / "metrics.json").read_text())
+    assert [int(row["epoch"]) for row in result.history] == [1]
+    assert result.num_params > 0 and result.classes == list(build_dataset(cfg, train=False).classes)
+    assert result.train_seconds == pytest.approx(float(result.history[0]["epoch_time_s"]))

@@ -78,3 +78,19 @@ def test_curves_put_a_12_epoch_run_at_epochs_1_to_12(tmp_path: Path, monkeypatch
     demo._plot_curves({"c3d": history}, 0.25, tmp_path / "curves.png")
     assert plotted == [list(range(1, 13))] * 2
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_talk_table_adds_the_training_times_without_counting_the_fused_row_twice() -> None:
+    from vidlearn.recognition.architecture_comparison import _table
+
+    def row(seconds: float) -> dict:
+        return {"title": "t", "input": [3, 16, 32, 32], "top1": 0.5, "params": 1, "gmacs": None, "train_seconds": seconds}
+
+    results = {"dataset": {"preset": "motion4", "num_train": 8, "num_test": 4, "clip": [16, 32, 32]},
+               "classes": ["a", "b"], "epochs": 1, "chance": 0.5, "total_seconds": 7.0,
+               "machine": {"cpu": "cpu", "threads": 2, "torch": "2"},
+               "models": {"two_stream_spatial": row(100), "two_stream_temporal": row(20), "c3d": row(60),
+                          "two_stream (fused)": row(120)}}
+    last = _table(results).splitlines()[-1]
+    assert last == ("Machine: cpu, 2 threads, torch 2; training time of the networks together 180 s (3 min); "
+                    "this invocation took 7 s (runs finished earlier are reused, not re-run).")

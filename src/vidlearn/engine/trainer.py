@@ -144,7 +144,11 @@ class History:
 
 
 class ResumeError(ValueError):
-    """A checkpoint that must not be resumed as asked: another config, or a finished run."""
+    """A checkpoint that must not be resumed as asked: another config, or a finished run (``finished``)."""
+
+    def __init__(self, message: str, *, finished: bool = False) -> None:
+        super().__init__(message)
+        self.finished = finished
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -445,14 +449,16 @@ class Trainer:
             raise ResumeError(
                 f"{path}: the run in {self.work_dir} already reached train.max_steps={cfg.max_steps} "
                 f"(step {self.global_step}); nothing is left to train and it is not rewritten. To train "
-                "longer, raise train.max_steps; to start afresh, choose another work_dir"
+                "longer, raise train.max_steps; to start afresh, choose another work_dir",
+                finished=True,
             )
         if self.epoch >= cfg.max_epochs:
             raise ResumeError(
                 f"{path}: the run in {self.work_dir} already finished epoch {self.epoch} and "
                 f"train.max_epochs is {cfg.max_epochs}; nothing is left to train and it is not rewritten. "
                 f"To train longer, raise train.max_epochs above {self.epoch}; to start afresh, choose "
-                "another work_dir"
+                "another work_dir",
+                finished=True,
             )
 
     def save_checkpoint(self) -> Path | None:

@@ -35,7 +35,7 @@ from vidlearn.recognition.protocols import run_protocol, write_evaluation
 from vidlearn.recognition.recipe import RecognitionConfig
 from vidlearn.recognition.steps import ClassificationStep
 
-__all__ = ["RESUME_CHANGEABLE_KEYS", "TrainResult", "model_metadata", "train"]
+__all__ = ["RESUME_CHANGEABLE_KEYS", "TrainResult", "finished_run_result", "model_metadata", "train"]
 
 #: Recipe keys that may differ from the saved run's on resume: how long to train (a finished run
 #: continues when ``train.max_epochs`` / ``max_steps`` grow), where and how it reports, the evaluation
@@ -162,3 +162,27 @@ def train(cfg: RecognitionConfig, *, resume: str | Path | None = "auto", final_e
     if dist_utils.is_main_process() and not history.interrupted:
         save_weights(model, work_dir / "model.safetensors", metadata=model_metadata(cfg, classes))
     return TrainResult(work_dir, metrics, list(history.epochs), classes, num_params, seconds, history.interrupted)
+
+
+def finished_run_result(cfg: RecognitionConfig) -> TrainResult:
+    """The :class:`TrainResult` of the finished run in ``cfg.train.work_dir``, read from its files
+    (``metrics.json``, ``model.safetensors``, ``epochs.csv``) without training or evaluating again.
+
+    For a table that gathers several runs (``vidlearn bench talk``) and is re-made after adding one.
+    Raises ``FileNotFoundError`` naming the file a run has not written.
+    """
+    import csv
+
+    from vidlearn.recognition.checkpoints import load_trained_model
+
+    work_dir = Path(cfg.train.work_dir)
+    for name in ("metrics.json", "model.safetensors", "epochs.csv"):
+        if not (work_dir / name).is_file():
+            raise FileNotFoundError(f"{work_dir / name}: not written; the run in {work_dir} did not finish")
+    model, meta = load_trained_model(work_dir / "model.safetensors")
+    with (work_dir / "epochs.csv").open() as handle:
+        history = [dict(row) for row in csv.DictReader(handle)]
+    seconds = sum(float(row["epoch_time_s"]) for row in history if row.get("epoch_time_s"))
+    metrics = json.loads((work_dir / "metrics.json").read_text())
+    return TrainResult(work_dir, metrics, history, list(meta["classes"]),
+                       sum(p.numel() for p in model.parameters()), seconds)
