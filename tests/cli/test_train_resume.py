@@ -128,6 +128,10 @@ def test_a_changed_recipe_is_refused_naming_the_keys(recipe, run_copy, capsys) -
                         "train.max_epochs=2", "--allow-changed-recipe")
     assert code == 0 and "resuming from" in err
     assert "lr: 0.5" in (run_copy / "config.yaml").read_text()
+    code, _, err = _run(capsys, "train", str(recipe), "model.kwargs.fc_dim=16", "train.max_epochs=3",
+                        "--work-dir", str(run_copy), "--allow-changed-recipe")  # allowed, but cannot fit
+    line = _one_line(err)
+    assert code == 2 and "cannot resume: the checkpoint does not fit" in line and "size mismatch for fc6" in line
 
 
 def test_predict_takes_an_engine_checkpoint_like_evaluate(recipe, finished_run, capsys) -> None:

@@ -490,7 +490,14 @@ class Trainer:
         if "models" not in state:  # format 1: one model and one optimiser, stored flat
             state = {**state, "models": {"model": state["model"]}, "optimizers": {"model": state["optimizer"]},
                      "schedulers": {"model": state["scheduler"]}, "scalers": {"model": state["scaler"]}, "ema": {}}
-        self.parts.load_state_dict(state, str(path))
+        try:
+            self.parts.load_state_dict(state, str(path))
+        except RuntimeError as error:  # torch's "size mismatch for fc7.bias ..." (a changed model)
+            details = [line.strip() for line in str(error).splitlines() if line.strip()]
+            shown = "; ".join(details[1:4] or details[:1])
+            more = f" (and {len(details) - 4} more)" if len(details) > 4 else ""
+            raise ResumeError(f"{path}: cannot resume: the checkpoint does not fit this run's model or "
+                              f"optimiser: {shown}{more}") from error
         self.epoch = int(state["epoch"])
         self.batches_done = int(state["batches_done"])
         self.global_step = int(state["global_step"])
