@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
             result = wing.train(cfg, resume=resume, final_eval=not args.no_eval,
                                 allow_changed_recipe=args.allow_changed_recipe)
         except ValueError as error:
-            from vidlearn.engine.trainer import ResumeError
+            from vidlearn.engine.resume import ResumeError
 
             if not isinstance(error, ResumeError):
                 raise

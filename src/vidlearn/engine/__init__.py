@@ -45,9 +45,10 @@ from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.evaluation import evaluation_loop
 from vidlearn.engine.optim import build_optimizer, build_scheduler, lr_at
 from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
+from vidlearn.engine.resume import ResumeError, config_differences
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext
-from vidlearn.engine.trainer import Callback, History, ResumeError, Trainer, config_differences
+from vidlearn.engine.trainer import Callback, History, Trainer
 
 __all__ = [
     "Callback",

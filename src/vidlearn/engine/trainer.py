@@ -66,7 +66,7 @@ set-ups average each optimiser's gradients over the ranks before it steps. ``bat
 process. The caller ends with ``shutdown_distributed()``. Resuming on several machines needs
 ``work_dir`` on a shared file system.
 
-This module is long (about 750 lines): the loop, the checkpoint it writes and the resume that reads
+This module is long (about 770 lines): the loop, the checkpoint it writes and the resume that reads
 it are one mechanism, and a reader checking why a resumed run is exact needs them side by side. The
 parts the loop drives (models, optimisers, accumulation, EMA) live in :mod:`vidlearn.engine.step`.
 """
@@ -102,6 +102,7 @@ from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.loggers import RunLogger
 from vidlearn.engine.meters import EpochMeter, batch_length, count_skipped_items, move_to_device, plain_number
 from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
+from vidlearn.engine.resume import ResumeError, config_differences, flatten_config
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext, TrainingParts
 
@@ -141,39 +142,6 @@ class History:
     global_step: int = 0
     interrupted: bool = False
     last_checkpoint: Path | None = None
-
-
-class ResumeError(ValueError):
-    """A checkpoint that must not be resumed as asked: another config, or a finished run (``finished``)."""
-
-    def __init__(self, message: str, *, finished: bool = False) -> None:
-        super().__init__(message)
-        self.finished = finished
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat if flat or not prefix else {prefix[:-1]: {}}
-    return {prefix[:-1]: data}
-
-
-def config_differences(saved: Any, current: Any, changeable: Sequence[str] = ()) -> list[str]:
-    """The dotted keys whose values differ between two configs (dataclasses or mappings), sorted.
-
-    Keys matching a pattern of ``changeable`` (``fnmatch`` syntax: ``train.max_epochs``,
-    ``evaluate.*``) are left out; a key present in only one of the two counts as a difference.
-    """
-    from fnmatch import fnmatchcase
-
-    old, new = _flatten(config_to_dict(saved)), _flatten(config_to_dict(current))
-    return sorted(
-        key for key in set(old) | set(new)
-        if old.get(key, "<absent>") != new.get(key, "<absent>")
-        and not any(fnmatchcase(key, pattern) for pattern in changeable)
-    )
 
 
 def _unwrap_dataset(loader: DataLoader) -> Any:
@@ -430,7 +398,7 @@ class Trainer:
             new = {k: current[k] for k in ("train", "optim", "schedule")}
         differing = config_differences(old, new, self.resume_changeable_keys)
         if differing:
-            old_flat, new_flat = _flatten(old), _flatten(new)
+            old_flat, new_flat = flatten_config(old), flatten_config(new)
             shown = "; ".join(
                 f"{key}: {old_flat.get(key, '<absent>')!r} -> {new_flat.get(key, '<absent>')!r}"
                 for key in differing[:8]

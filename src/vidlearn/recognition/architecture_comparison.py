@@ -78,7 +78,7 @@ def run_talk_benchmark(
     log: Any = print,
 ) -> dict[str, Any]:
     """Train and score every entry; writes ``talk.md``, ``talk.json`` and ``talk.png`` to ``out_dir``."""
-    from vidlearn.engine.trainer import ResumeError
+    from vidlearn.engine.resume import ResumeError
     from vidlearn.recognition.builders import build_dataset
     from vidlearn.recognition.protocols import run_protocol
     from vidlearn.recognition.training import finished_run_result, train

@@ -156,7 +156,7 @@ def machine_report() -> dict[str, Any]:
 def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None = None,
              log: Any = print) -> dict[str, Any]:
     """Generate the motion dataset, train and evaluate the demo networks; returns ``results.json``'s content."""
-    from vidlearn.engine.trainer import ResumeError
+    from vidlearn.engine.resume import ResumeError
     from vidlearn.recognition.builders import build_dataset
     from vidlearn.recognition.training import train
 

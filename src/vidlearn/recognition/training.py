@@ -39,10 +39,11 @@ __all__ = ["RESUME_CHANGEABLE_KEYS", "TrainResult", "finished_run_result", "mode
 
 #: Recipe keys that may differ from the saved run's on resume: how long to train (a finished run
 #: continues when ``train.max_epochs`` / ``max_steps`` grow), where and how it reports, the evaluation
-#: protocol and the loader's worker count (the data order depends on the seed and epoch only).
-#: Anything else (model, data, optimiser, schedule, seed...) would make the continued run another one.
+#: protocol, the loader's worker count (the data order depends on the seed and epoch only) and the
+#: recipe's ``name`` (a label: the file's stem). Anything else (model, data, optimiser, schedule,
+#: seed...) would make the continued run another one.
 RESUME_CHANGEABLE_KEYS: tuple[str, ...] = (
-    "train.max_epochs", "train.max_steps", "train.work_dir", "train.progress_bar", "train.log_every_steps",
+    "name", "train.max_epochs", "train.max_steps", "train.work_dir", "train.progress_bar", "train.log_every_steps",
     "train.tensorboard", "train.keep_checkpoints", "train.checkpoint_every_steps", "train.device",
     "data.num_workers", "evaluate.*",
 )
