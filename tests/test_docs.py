@@ -101,6 +101,7 @@ def shell(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCS, ids=lambda path: path.name)
 def test_shell_examples_run(doc: Path, shell) -> None:
     for command in shell_commands(doc.read_text(encoding="utf-8")):
