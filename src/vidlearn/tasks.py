@@ -9,8 +9,10 @@ A wing's entry module exposes:
 
 - ``load_recipe(path, overrides) -> cfg``: the recipe as the wing's schema (a dataclass with the
   engine's ``train`` section), validated;
-- ``train(cfg, *, resume, final_eval) -> result`` with ``result.work_dir``, ``result.metrics`` (a dict)
-  and ``result.interrupted``;
+- ``train(cfg, *, resume, final_eval, allow_changed_recipe) -> result`` with ``result.work_dir``,
+  ``result.metrics`` (a dict) and ``result.interrupted``; resuming refuses (a ``ValueError``, the
+  engine's ``ResumeError``) a recipe changed in a key the wing does not declare changeable, unless
+  ``allow_changed_recipe``, and a finished run;
 - ``evaluate(cfg, checkpoint, *, out_dir, progress, **protocol_options) -> dict`` of metrics;
 - ``average_splits(list of metric dicts) -> dict``: the mean over a dataset's official splits.
 """

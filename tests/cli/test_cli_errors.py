@@ -124,3 +124,47 @@ def test_train_and_evaluate_import_no_wing(module):
     source = (CLI / module).read_text()
     for wing in ("recognition", "tracking", "superres", "generation"):
         assert f"vidlearn.{wing}" not in source, (module, wing)
+
+
+def test_misspelt_model_option_suggests_the_right_one(capsys):
+    code, err = _run(capsys, "train", str(RECIPE), "model.kwargs.widht_multiplier=0.1", "data.root=.")
+    line = _one_line(err)
+    assert code == 2
+    assert line.startswith("vidlearn: error: model.kwargs.widht_multiplier: model 'c3d' takes no option")
+    assert "did you mean width_multiplier?" in line
+
+
+def test_unknown_model_name_in_models_is_one_line(capsys):
+    code, err = _run(capsys, "models", "c3dd")
+    assert code == 2
+    assert _one_line(err) == "vidlearn: error: unknown model 'c3dd'; did you mean c3d? (see `vidlearn models`)"
+
+
+def test_a_file_that_is_not_a_checkpoint_says_so(capsys, tmp_path):
+    path = tmp_path / "clip.pt"
+    path.write_bytes(b"\x00\x00\x00\x1cftypisom" + bytes(200))  # the start of an MP4, not weights
+    code, err = _run(capsys, "predict", "video.mp4", "--model", "c3d", "--weights", str(path))
+    line = _one_line(err)
+    assert code == 2
+    assert line.startswith(f"vidlearn: error: {path}: not a checkpoint file (read as a torch.save file:")
+    assert line.endswith("give a .safetensors, .pt/.pth or .npz file of model weights")
+
+
+def test_checkpoint_of_another_model_names_a_few_keys_and_the_count(capsys, tmp_path):
+    path = save_weights(create("r3d_18", num_classes=4), tmp_path / "r3d.safetensors")
+    code, err = _run(capsys, "predict", "video.mp4", "--model", "c3d", "--weights", str(path))
+    line = _one_line(err)
+    assert code == 2
+    missing = re.search(r"missing keys \((\d+)\): ((?:[\w.]+, ){4})\.\.\. and (\d+) more", line)
+    assert missing, line
+    assert int(missing.group(1)) == 4 + int(missing.group(3))
+    assert missing.group(2).startswith("conv1a.")
+    assert re.search(r"unexpected keys \((\d+)\): (?:[\w.]+, ){4}\.\.\. and \d+ more", line), line
+    assert len(line) < 600
+
+
+def test_an_empty_text_override_is_the_empty_string(capsys, tmp_path):
+    code, err = _run(capsys, "train", str(RECIPE), "data.annotations=", f"data.root={tmp_path}")
+    assert code == 2
+    assert _one_line(err) == ("vidlearn: error: data.annotations is not set: data.format=ucf101 needs the folder of "
+                              "classInd.txt, trainlistNN.txt and testlistNN.txt (ucfTrainTestlist)")

@@ -96,7 +96,9 @@ def test_check_clean_dataset_exits_zero(ucf_like, capsys, tmp_path):
 
 
 def test_check_folder_format(ucf_like, capsys):
-    assert main(["data", "check", str(ucf_like.root), "--format", "folder", "--clip-len", "4"]) == 1
+    # ROOT/<class>/<video> is checked as one part only when asked: '.,.' (data.annotations=.,. in a recipe)
+    argv = ["data", "check", str(ucf_like.root), "--format", "folder", "--clip-len", "4", "--annotations", ".,."]
+    assert main(argv) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"folder {ucf_like.root}: 4 videos listed, 2 usable, 2 classes")
     assert "too short for 4-frame clips (1):" in out and "missing" not in out
@@ -216,3 +218,53 @@ def test_check_formats_come_from_the_registry(ucf_like, capsys):
     argv = ["data", "check", str(ucf_like.root), "--format", "list", "--annotations", str(list_file), "--clip-len", "4"]
     assert main(argv) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"list {list_file}: 2 videos listed, 2 usable, 2 classes"
+
+
+def test_check_folder_means_what_training_reads(ucf_like, capsys, tmp_path):
+    """``--format folder`` reads ROOT/train and ROOT/val, as ``data.format=folder`` does in a recipe."""
+    from vidlearn.recognition.builders import build_dataset
+    from vidlearn.recognition.recipe import RecognitionConfig
+
+    assert main(["data", "check", str(ucf_like.root), "--format", "folder", "--clip-len", "4"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"vidlearn: error: {ucf_like.root}: no train and val subfolder; --format folder")
+    assert "--annotations .,." in line
+    cfg = RecognitionConfig()
+    cfg.data.format, cfg.data.root = "folder", str(ucf_like.root)
+    with pytest.raises(FileNotFoundError, match="train"):
+        build_dataset(cfg, train=True)  # training rejects the same layout
+
+    root = tmp_path / "split"
+    for part in ("train", "val"):
+        write_video(root / part / "Archery" / "a.avi", 8)
+        write_video(root / part / "Biking" / "b.avi", 8)
+    assert main(["data", "check", str(root), "--format", "folder", "--clip-len", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [f"folder {root / 'train'}: 2 videos listed, 2 usable, 2 classes",
+                         f"folder {root / 'val'}: 2 videos listed, 2 usable, 2 classes"]
+    assert len(build_dataset(cfg.__class__(data=type(cfg.data)(format="folder", root=str(root))), train=True)) == 2
+    (root / "val").rename(root / "test")
+    assert main(["data", "check", str(root), "--format", "folder"]) == 2
+    assert "no val subfolder" in capsys.readouterr().err
+    assert main(["data", "check", str(root), "--format", "folder", "--annotations", "train,test", "--clip-len", "4"]) == 0
+
+
+def test_check_of_a_missing_dataset_summarises_unless_verbose(tmp_path, capsys):
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "classInd.txt").write_text("1 Archery\n2 Biking\n")
+    (splits / "trainlist01.txt").write_text("".join(f"Archery/v_{i:03d}.avi 1\n" for i in range(30)))
+    (splits / "testlist01.txt").write_text("".join(f"Biking/v_{i:03d}.avi\n" for i in range(5)))
+    root = tmp_path / "empty"
+    root.mkdir()
+    argv = ["data", "check", str(root), "--format", "ucf101", "--annotations", str(splits)]
+    assert main(argv) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "missing (35):"
+    assert len([line for line in lines if line.startswith("  ") and line.endswith(".avi")]) == 10
+    assert "  ... and 25 more (--verbose lists them all)" in lines
+    assert f"  (none of the listed videos is under {root}: is it the dataset root?)" in lines
+    assert lines[-1] == "35 problem(s)"
+    assert main([*argv, "--verbose"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if line.startswith("  ") and line.endswith(".avi")]) == 35

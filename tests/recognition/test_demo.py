@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from vidlearn.recognition import demo
 from vidlearn.recognition.demo import DEMO_MODELS, DemoSettings, _report, demo_recipe, machine_report
 from vidlearn.recognition.recipe import SyntheticConfig
 
@@ -44,3 +45,52 @@ def test_machine_record_has_the_description_and_the_talk_table_keys() -> None:
         "total_seconds": 12.0,
     }
     assert f"Machine: {machine['description']}. Total time 12 s." in _report(results, "| table |")
+
+
+def _results(num_classes: int) -> dict:
+    row = {"title": "C3D", "top1": 0.5, "top5": 1.0, "chance": 1 / num_classes, "params": 1234, "gmacs": 0.01,
+           "train_seconds": 12.0, "note": ""}
+    return {"dataset": {"classes": [f"c{i}" for i in range(num_classes)]}, "models": {"c3d": row}}
+
+
+def test_table_has_a_top5_column_only_with_more_than_five_classes() -> None:
+    four = demo._table(_results(4)).splitlines()
+    assert four[0] == "| model | held-out top-1 | chance | parameters | GMACs/clip | training time |"
+    assert four[2] == "| c3d | 50.0% | 25.0% | 1,234 | 0.010 | 12 s |"
+    assert len(four[1].split("|")) == len(four[0].split("|"))
+    eight = demo._table(_results(8)).splitlines()
+    assert eight[0] == "| model | held-out top-1 | top-5 | chance | parameters | GMACs/clip | training time |"
+    assert eight[2] == "| c3d | 50.0% | 100.0% | 12.5% | 1,234 | 0.010 | 12 s |"
+
+
+def test_curves_put_a_12_epoch_run_at_epochs_1_to_12(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.axes
+
+    plotted: list[list[int]] = []
+    original = matplotlib.axes.Axes.plot
+
+    def record(self, x, *args, **kwargs):
+        plotted.append(list(x))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", record)
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_top1": 0.1 * e} for e in range(1, 13)]  # as the engine counts
+    demo._plot_curves({"c3d": history}, 0.25, tmp_path / "curves.png")
+    assert plotted == [list(range(1, 13))] * 2
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_talk_table_adds_the_training_times_without_counting_the_fused_row_twice() -> None:
+    from vidlearn.recognition.architecture_comparison import _table
+
+    def row(seconds: float) -> dict:
+        return {"title": "t", "input": [3, 16, 32, 32], "top1": 0.5, "params": 1, "gmacs": None, "train_seconds": seconds}
+
+    results = {"dataset": {"preset": "motion4", "num_train": 8, "num_test": 4, "clip": [16, 32, 32]},
+               "classes": ["a", "b"], "epochs": 1, "chance": 0.5, "total_seconds": 7.0,
+               "machine": {"cpu": "cpu", "threads": 2, "torch": "2"},
+               "models": {"two_stream_spatial": row(100), "two_stream_temporal": row(20), "c3d": row(60),
+                          "two_stream (fused)": row(120)}}
+    last = _table(results).splitlines()[-1]
+    assert last == ("Machine: cpu, 2 threads, torch 2; training time of the networks together 180 s (3 min); "
+                    "this invocation took 7 s (runs finished earlier are reused, not re-run).")

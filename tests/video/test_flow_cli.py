@@ -59,6 +59,19 @@ def test_extract_reports_failures_with_exit_code_1(tmp_path: Path, capsys) -> No
     captured = capsys.readouterr()
     assert "1 failed" in captured.out and "bad.avi" in captured.err
     assert (tmp_path / "out" / "good" / DONE_FILE).is_file()
+    assert not (tmp_path / "out" / "bad").exists()  # a failed video leaves no empty folder behind
+
+
+def test_a_failed_video_leaves_no_folders_it_made(tmp_path: Path, capsys) -> None:
+    (tmp_path / "videos" / "Class" / "Sub").mkdir(parents=True)
+    (tmp_path / "videos" / "Class" / "Sub" / "bad.avi").write_bytes(b"nonsense" * 64)
+    write_test_video(tmp_path / "videos" / "Other" / "good.mp4")
+    (tmp_path / "out").mkdir()
+    code = main(["flow", "extract", str(tmp_path / "videos"), str(tmp_path / "out"), "--method", "farneback",
+                 "--no-progress"])  # fmt: skip
+    assert code == 1
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_dir()) == [
+        "Other", "Other/good"]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +104,10 @@ def test_visualize_folder_video_and_errors(tmp_path: Path, capsys) -> None:
     assert main(["flow", "extract", str(video), str(tmp_path / "flow"), "--method", "farneback"]) == 0
     assert main(["flow", "visualize", str(tmp_path / "flow"), str(tmp_path / "flow.png"), "--index", "2"]) == 0
     image = cv2.imread(str(tmp_path / "flow.png"))
-    assert image.shape == (32, 48, 3) and (image < 250).any()  # the pan is coloured, not white
+    assert image.shape == (80, 48 + 8 + 64, 3)  # the field, then its colour-wheel key
+    assert (image[:32, :48] < 250).any()  # the pan is coloured, not white
+    assert main(["flow", "visualize", str(tmp_path / "flow"), str(tmp_path / "bare.png"), "--no-key"]) == 0
+    assert cv2.imread(str(tmp_path / "bare.png")).shape == (32, 48, 3)
     assert main(["flow", "visualize", str(video), str(tmp_path / "flow.mp4"), "--method", "dis"]) == 0
     with av.open(str(tmp_path / "flow.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 3

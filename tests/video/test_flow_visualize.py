@@ -10,6 +10,7 @@ import torch
 from torchvision.utils import flow_to_image
 
 from vidlearn.video.flow import flow_to_color, write_flow_image, write_flow_video
+from vidlearn.video.flow.visualize import color_wheel
 
 
 def rightward(height: int = 8, width: int = 10, speed: float = 2.0) -> torch.Tensor:
@@ -74,3 +75,24 @@ def test_mp4_has_one_frame_per_field(tmp_path) -> None:
     assert len(frames) == 4 and frames[0].shape == (32, 48, 3)
     # the fastest field is the most saturated after lossy encoding too
     assert frames[3].astype(int).sum() < frames[0].astype(int).sum()
+
+
+def test_color_wheel_is_the_key_of_flow_to_color() -> None:
+    wheel = color_wheel(33)
+    assert wheel.shape == (33, 33, 3) and wheel.dtype == torch.uint8
+    full = 16.0  # the rim: a vector of the full scale
+    for (row, col), vector in {(16, 32): (full, 0.0), (16, 0): (-full, 0.0), (32, 16): (0.0, full),
+                               (0, 16): (0.0, -full), (16, 24): (full / 2, 0.0)}.items():
+        expected = flow_to_color(torch.tensor(vector).view(2, 1, 1), max_flow=full)[0, 0]
+        assert torch.equal(wheel[row, col], expected), (row, col)
+    assert wheel[16, 16].tolist() == [255, 255, 255] and wheel[0, 0].tolist() == [255, 255, 255]
+
+
+def test_png_with_key_shows_the_field_and_the_wheel(tmp_path) -> None:
+    flow = rightward(32, 48, 2.0)
+    path = write_flow_image(flow, tmp_path / "flow.png", key=True)
+    on_disk = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert on_disk.shape == (80, 48 + 8 + 64, 3)  # the key: 64 px wheel + its label under it
+    np.testing.assert_array_equal(on_disk[:32, :48], flow_to_color(flow).numpy())
+    np.testing.assert_array_equal(on_disk[:64, 56:], color_wheel(64).numpy())
+    assert (on_disk[64:, 56:] < 128).any()  # the scale label

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="every architecture of the talk on the built-in motion data",
         description="Train every architecture of the talk (fusion networks, two-stream, LRCN, C3D, I3D, T3D) "
         "on the built-in motion dataset and write one table (held-out top-1, parameters, GMACs, training "
-        "time) as Markdown, JSON and PNG. About 30-60 minutes on 2 CPU cores.",
+        "time) as Markdown, JSON and PNG. About 15-30 minutes on 2 CPU cores, depending on the load; "
+        "networks already trained in --out are reused, not re-run.",
     )
     talk.add_argument("--out", default="runs/talk", help="output folder (default runs/talk)")
     talk.add_argument("--epochs", type=int, default=8)

@@ -60,6 +60,10 @@ def register(subparsers: Any) -> None:
     check.add_argument(
         "--decode", action="store_true", help="also decode the first and last frame of every video (slow)"
     )
+    check.add_argument(
+        "--verbose", action="store_true",
+        help=f"list every problem video (default: the first {SHOWN_PER_KIND} of each kind and a count)",
+    )
     check.set_defaults(func=_check)
 
     reencode = commands.add_parser(
@@ -82,6 +86,20 @@ def register(subparsers: Any) -> None:
     reencode.set_defaults(func=_reencode)
 
 
+#: Problem videos listed per kind without ``--verbose``: a dataset that is not there at all (13,320
+#: missing UCF-101 videos) gets a summary, not a screenful per video.
+SHOWN_PER_KIND = 10
+
+
+def _print_problems(title: str, lines: list[str], verbose: bool) -> None:
+    print(f"{title} ({len(lines)}):")
+    shown = lines if verbose else lines[:SHOWN_PER_KIND]
+    for line in shown:
+        print(f"  {line}")
+    if len(shown) < len(lines):
+        print(f"  ... and {len(lines) - len(shown)} more (--verbose lists them all)")
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
@@ -101,7 +119,8 @@ def _build(args: argparse.Namespace) -> list[tuple[str, Any]]:
     Every format is built, and its parts chosen, by the registry that training uses
     (:mod:`vidlearn.recognition.datasets.formats`). The command line maps onto a data section:
     ``--annotations`` is the list file for ``list`` and ``synthetic``, and ``folder`` reads
-    ``ROOT/train`` and ``ROOT/val``, or ``ROOT`` itself when it has neither.
+    ``ROOT/train`` and ``ROOT/val`` as training does (``--annotations TRAIN,VAL`` names other
+    subfolders; ``.,.`` checks ``ROOT/<class>/`` itself).
     """
     from vidlearn.recognition.datasets.formats import DataPaths, get_format
 
@@ -131,8 +150,15 @@ def _build(args: argparse.Namespace) -> list[tuple[str, Any]]:
             data.annotations = str(args.annotations)
         else:  # a list file, as the list formats' only part
             data.train_list = data.val_list = str(args.annotations.absolute())
-    elif fmt.name == "folder" and not any((root / name).is_dir() for name in ("train", "val")):
-        data.annotations = ".,."
+    elif fmt.name == "folder" and not all((root / name).is_dir() for name in ("train", "val")):
+        # One meaning of "folder" for checking and training: ROOT/train/<class>/ and ROOT/val/<class>/.
+        absent = " and ".join(name for name in ("train", "val") if not (root / name).is_dir())
+        raise CLIError(
+            f"{root}: no {absent} subfolder; --format folder (a recipe's data.format: folder) reads "
+            f"{root / 'train'}/<class>/<video> and {root / 'val'}/<class>/<video>: name other subfolders "
+            "with --annotations TRAIN,VAL (data.annotations=TRAIN,VAL), or --annotations .,. to check "
+            f"{root}/<class>/<video> as one part"
+        )
     return [
         (
             fmt.title(data, train),
@@ -182,17 +208,14 @@ def _check(args: argparse.Namespace) -> int:
         unreadable.update(dict(broken))
         too_short.update(dict(dataset.too_short))
     if missing:
-        print(f"missing ({len(missing)}):")
-        for path in missing:
-            print(f"  {path}")
+        _print_problems("missing", list(missing), args.verbose)
+        if len(missing) == sum(len(d) + len(d.missing) + len(d.unreadable) + len(d.too_short) for _, d in parts):
+            print(f"  (none of the listed videos is under {args.root}: is it the dataset root?)")
     if unreadable:
-        print(f"unreadable ({len(unreadable)}):")
-        for path, reason in unreadable.items():
-            print(f"  {path}: {reason}")
+        _print_problems("unreadable", [f"{path}: {reason}" for path, reason in unreadable.items()], args.verbose)
     if too_short:
-        print(f"too short for {args.clip_len}-frame clips ({len(too_short)}):")
-        for path, frames in too_short.items():
-            print(f"  {path}: {frames} frames")
+        _print_problems(f"too short for {args.clip_len}-frame clips",
+                        [f"{path}: {frames} frames" for path, frames in too_short.items()], args.verbose)
     problems = len(missing) + len(unreadable) + len(too_short)
     print(f"{problems} problem(s)" if problems else "no problems")
     return 1 if problems else 0

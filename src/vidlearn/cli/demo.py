@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train single-frame, late-fusion and C3D networks on the built-in motion data",
         description="Generate the built-in motion dataset (classes defined by motion alone), train and "
         "evaluate a single-frame network, a late-fusion network and C3D, and write a table, results.json, "
-        "curves, confusion matrices and a report. About 10 minutes on 2 CPU cores.",
+        "curves, confusion matrices and a report. About 5-11 minutes on 2 CPU cores, depending on the load.",
     )
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--workers", type=int, default=2, help="data-loading worker processes")

@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     visualize.add_argument("--max-flow", type=float, default=None, help="pixels mapped to full saturation")
     visualize.add_argument("--bound", type=float, default=20.0, help="JPEG clip bound the flow was written with")
     visualize.add_argument("--fps", type=float, default=25.0, help="frame rate of a video output")
+    visualize.add_argument("--no-key", action="store_true",
+                           help="no colour-wheel key beside a PNG (the key: direction = hue, rim = max flow)")
     visualize.set_defaults(func=_visualize)
 
 
@@ -156,7 +158,7 @@ def _visualize(args: argparse.Namespace) -> int:
     if suffix in (".png", ".jpg", ".jpeg"):
         if not 0 <= args.index < len(flow):
             raise CLIError(f"--index {args.index} out of range: {args.input} has {len(flow)} flow fields")
-        write_flow_image(flow[args.index], args.out, max_flow=args.max_flow)
+        write_flow_image(flow[args.index], args.out, max_flow=args.max_flow, key=not args.no_key)
     else:
         write_flow_video(flow, args.out, fps=args.fps, max_flow=args.max_flow)
     print(f"{args.out}: {len(flow) if suffix in ('.mp4', '.gif') else 1} flow field(s) drawn")

@@ -4,6 +4,9 @@ Each command group lives in its own module of :mod:`vidlearn.cli` exposing
 ``register(subparsers)``; it adds its parser(s) and sets ``func`` to a handler
 ``handler(args) -> int``. Expected failures (bad input, a missing file, a wrong checkpoint) print one
 line ``vidlearn: error: ...`` and exit with code 2; ``--debug`` shows the traceback instead.
+
+A command that takes recipe overrides (a positional ``overrides``) accepts ``key=value`` anywhere on
+its line, before or after its options: ``vidlearn train RECIPE --work-dir X data.root=...``.
 """
 
 from __future__ import annotations
@@ -64,10 +67,34 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _is_override(text: str) -> bool:
+    key, equals, _ = text.partition("=")
+    return bool(equals) and not text.startswith("-") and bool(key.strip())
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args`` that also takes ``key=value`` overrides after a command's options.
+
+    ``argparse`` fills a positional list once, at its first position; an override written after an
+    option is left over. Left-over ``key=value`` words join the command's ``overrides`` in command-line
+    order; anything else left over is the usual one-line usage error.
+    """
+    args, extra = parser.parse_known_args(argv)
+    overrides = [word for word in extra if _is_override(word)]
+    unknown = [word for word in extra if not _is_override(word)]
+    if overrides and not hasattr(args, "overrides"):
+        unknown = extra  # this command takes no overrides: report them as argparse would
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

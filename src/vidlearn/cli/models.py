@@ -64,7 +64,10 @@ def _run(args: argparse.Namespace) -> int:
         if unknown:
             from vidlearn.models import get_model_info
 
-            get_model_info(unknown[0])  # raises with suggestions
+            try:
+                get_model_info(unknown[0])  # raises KeyError with suggestions
+            except KeyError as error:
+                raise CLIError(str(error.args[0])) from None
         names = args.name
     rows = [model_summary(name, flops=not args.no_flops) for name in names]
     if args.json:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
 __all__ = ["register"]
 
@@ -22,8 +24,12 @@ def _run(args: argparse.Namespace) -> int:
         window = args.window
         if window is None and args.output:
             window = (predictor.clip_len - 1) * predictor.preprocessing.frame_interval + 1
-        prediction = predictor.predict(args.video, top_k=args.top_k, num_clips=args.num_clips,
-                                       window=window, stride=args.stride)
+        with warnings.catch_warnings():  # the short-video warning is printed below, once, as one line
+            warnings.simplefilter("ignore")
+            prediction = predictor.predict(args.video, top_k=args.top_k, num_clips=args.num_clips,
+                                           window=window, stride=args.stride)
+    if prediction.warning:
+        print(f"vidlearn: warning: {prediction.warning}", file=sys.stderr)
     print(f"{args.video}: {prediction.num_frames} frames at {prediction.fps:.2f} fps")
     for rank, (label, score) in enumerate(prediction.topk, start=1):
         print(f"  {rank}. {label:<32} {score:.4f}")
@@ -48,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--window, the top label of each sliding window; with --output, write the video with the labels drawn.",
     )
     parser.add_argument("video", help="a video file")
-    parser.add_argument("--checkpoint", help="model.safetensors written by vidlearn train / demo")
+    parser.add_argument("--checkpoint", help="a model trained by vidlearn train / demo: its model.safetensors or an engine "
+                        "checkpoint (checkpoints/epochNNNN_stepNNNNNNNN.pt)")
     parser.add_argument("--model", help="a registered model name (with --weights)")
     parser.add_argument("--weights", help="a published checkpoint file for --model")
     parser.add_argument("--weights-spec", help="which of the model's weights specs the file is")

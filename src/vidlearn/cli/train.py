@@ -1,6 +1,9 @@
 """``vidlearn train RECIPE [key=value ...]``: train a recipe's model (one process or ``torchrun``).
 
 The recipe's ``task:`` key picks the wing (:mod:`vidlearn.tasks`); this module imports none.
+Re-running into a work dir that holds a run resumes it, under the same recipe only: a recipe that
+differs in a key the wing does not let change on resume, or a finished run, is refused in one line
+(``--allow-changed-recipe`` accepts the changed recipe).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vidlearn.cli.errors import user_errors
+    from vidlearn.cli.errors import CLIError, user_errors
     from vidlearn.tasks import get_task, task_of
 
     with user_errors():
@@ -21,7 +24,17 @@ def _run(args: argparse.Namespace) -> int:
         if args.work_dir:
             cfg.train.work_dir = args.work_dir
         resume = None if args.resume == "none" else args.resume
-        result = wing.train(cfg, resume=resume, final_eval=not args.no_eval)
+        try:
+            result = wing.train(cfg, resume=resume, final_eval=not args.no_eval,
+                                allow_changed_recipe=args.allow_changed_recipe)
+        except ValueError as error:
+            from vidlearn.engine.resume import ResumeError
+
+            if not isinstance(error, ResumeError):
+                raise
+            text = str(error).replace("or allow the change explicitly",
+                                      "or pass --allow-changed-recipe to continue with the new recipe anyway")
+            raise CLIError(text.replace("choose another work_dir", "choose another --work-dir")) from None
     from vidlearn.engine.distributed import is_main_process, shutdown_distributed
 
     main_process = is_main_process()
@@ -49,4 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", default="auto",
                         help="'auto' (newest checkpoint in the work dir, default), a checkpoint path, or 'none'")
     parser.add_argument("--no-eval", action="store_true", help="skip the final test protocol")
+    parser.add_argument("--allow-changed-recipe", action="store_true",
+                        help="resume a run although the recipe differs from the one it was started with "
+                        "(by default only the keys the wing lets change on resume may differ, e.g. a "
+                        "larger train.max_epochs)")
     parser.set_defaults(func=_run)

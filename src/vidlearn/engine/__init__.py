@@ -45,6 +45,7 @@ from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.evaluation import evaluation_loop
 from vidlearn.engine.optim import build_optimizer, build_scheduler, lr_at
 from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
+from vidlearn.engine.resume import ResumeError, config_differences
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext
 from vidlearn.engine.trainer import Callback, History, Trainer
@@ -56,6 +57,7 @@ __all__ = [
     "History",
     "OptimConfig",
     "ResumableSampler",
+    "ResumeError",
     "ScheduleConfig",
     "ShardSampler",
     "StepContext",
@@ -70,6 +72,7 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "build_train_loader",
+    "config_differences",
     "config_from_dict",
     "config_to_dict",
     "configure_determinism",

@@ -48,6 +48,13 @@ so a killed and resumed run ends with the same weights as an uninterrupted one (
 ``deterministic: true``; on GPU up to non-deterministic kernels). A fresh ``fit()`` into a work_dir
 that already holds checkpoints is refused (``FileExistsError``).
 
+Resume guards (:class:`ResumeError`): the run config saved in the checkpoint is compared with the
+current one before any state is loaded, and a difference in any key but those the caller declares
+changeable (``resume_changeable_keys``, dotted paths with ``*`` wildcards, e.g. ``train.max_epochs``)
+is refused with the differing keys named, unless ``fit(allow_changed_config=True)``; a checkpoint
+of a finished run (its epoch at ``max_epochs``, or ``max_steps`` reached) is refused too rather than
+rewritten. ``trainer.resumed_from`` is the checkpoint a run continued from (None for a fresh one).
+
 Files (rank 0 only): ``work_dir/config.yaml`` (``run_config``), ``checkpoints/`` (see
 :mod:`vidlearn.engine.checkpoint`; the ``model`` entry, the first model's state dict, loads with
 ``vidlearn.models.load_weights``), ``log.jsonl``, ``steps.csv``, ``epochs.csv`` and ``tensorboard/``
@@ -59,7 +66,7 @@ set-ups average each optimiser's gradients over the ranks before it steps. ``bat
 process. The caller ends with ``shutdown_distributed()``. Resuming on several machines needs
 ``work_dir`` on a shared file system.
 
-This module is long (about 680 lines): the loop, the checkpoint it writes and the resume that reads
+This module is long (about 770 lines): the loop, the checkpoint it writes and the resume that reads
 it are one mechanism, and a reader checking why a resumed run is exact needs them side by side. The
 parts the loop drives (models, optimisers, accumulation, EMA) live in :mod:`vidlearn.engine.step`.
 """
@@ -95,10 +102,11 @@ from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.loggers import RunLogger
 from vidlearn.engine.meters import EpochMeter, batch_length, count_skipped_items, move_to_device, plain_number
 from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
+from vidlearn.engine.resume import ResumeError, config_differences, flatten_config
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext, TrainingParts
 
-__all__ = ["Callback", "History", "StepFn", "Trainer"]
+__all__ = ["Callback", "History", "ResumeError", "StepFn", "Trainer", "config_differences"]
 
 logger = logging.getLogger("vidlearn.engine")
 
@@ -160,6 +168,9 @@ class Trainer:
         ema: model name -> decay of an exponential moving average of its weights.
         eval_fn: ``(model or models) -> metrics`` run every ``config.eval_every_epochs`` epochs.
         run_config: the full recipe (dataclass or dict) saved in checkpoints and ``config.yaml``.
+        resume_changeable_keys: dotted keys of ``run_config`` (or, without one, of ``train.``,
+            ``optim.<name>.``, ``schedule.<name>.``) that may differ from the checkpoint's on resume;
+            ``*`` matches any part. Any other difference is a :class:`ResumeError`.
     """
 
     def __init__(
@@ -182,6 +193,7 @@ class Trainer:
         optimizer_models: Mapping[str, Sequence[str]] | None = None,
         ema: Mapping[str, float] | None = None,
         ema_start_step: int = 0,
+        resume_changeable_keys: Sequence[str] = (),
     ) -> None:
         self.config = cfg = config or TrainerConfig()
         if cfg.grad_accum_steps < 1:
@@ -198,6 +210,8 @@ class Trainer:
         self.eval_fn = eval_fn if eval_fn is not None else getattr(step_fn, "evaluate", None)
         self.callbacks = list(callbacks)
         self.run_config = run_config
+        self.resume_changeable_keys = tuple(resume_changeable_keys)
+        self.resumed_from: Path | None = None
         self.work_dir = Path(cfg.work_dir)
 
         if cfg.deterministic:
@@ -360,13 +374,60 @@ class Trainer:
             "sampler": sampler,
             "epoch_meter": self._meter.state_dict(),
             "history": self.history.epochs,
-            "config": {
-                "optim": {k: config_to_dict(v) for k, v in self.parts.optim_configs.items()},
-                "schedule": {k: config_to_dict(v) for k, v in self.parts.schedule_configs.items()},
-                "train": config_to_dict(self.config),
-                "run": config_to_dict(self.run_config),
-            },
+            "config": self._config_record(),
         }
+
+    def _config_record(self) -> dict[str, Any]:
+        return {
+            "optim": {k: config_to_dict(v) for k, v in self.parts.optim_configs.items()},
+            "schedule": {k: config_to_dict(v) for k, v in self.parts.schedule_configs.items()},
+            "train": config_to_dict(self.config),
+            "run": config_to_dict(self.run_config),
+        }
+
+    def _check_resume_config(self, state: Mapping[str, Any], path: str | Path) -> None:
+        """Refuse a checkpoint written under another config (but the changeable keys), naming the keys."""
+        saved = state.get("config")
+        if not isinstance(saved, Mapping):
+            return  # an older checkpoint without its config: nothing to compare
+        current = self._config_record()
+        if saved.get("run") is not None and current["run"] is not None:
+            old, new = saved["run"], current["run"]
+        else:
+            old = {k: saved.get(k) for k in ("train", "optim", "schedule")}
+            new = {k: current[k] for k in ("train", "optim", "schedule")}
+        differing = config_differences(old, new, self.resume_changeable_keys)
+        if differing:
+            old_flat, new_flat = flatten_config(old), flatten_config(new)
+            shown = "; ".join(
+                f"{key}: {old_flat.get(key, '<absent>')!r} -> {new_flat.get(key, '<absent>')!r}"
+                for key in differing[:8]
+            )
+            more = f" (and {len(differing) - 8} more)" if len(differing) > 8 else ""
+            allowed = ", ".join(self.resume_changeable_keys) or "none"
+            raise ResumeError(
+                f"{path}: the run in {self.work_dir} was started with another config; differing keys: "
+                f"{shown}{more}. Only these keys may change on resume: {allowed}. Use the run's own config "
+                "(config.yaml in the work dir), choose another work_dir, or allow the change explicitly"
+            )
+
+    def _check_not_finished(self, path: str | Path) -> None:
+        cfg = self.config
+        if self._max_steps_reached():
+            raise ResumeError(
+                f"{path}: the run in {self.work_dir} already reached train.max_steps={cfg.max_steps} "
+                f"(step {self.global_step}); nothing is left to train and it is not rewritten. To train "
+                "longer, raise train.max_steps; to start afresh, choose another work_dir",
+                finished=True,
+            )
+        if self.epoch >= cfg.max_epochs:
+            raise ResumeError(
+                f"{path}: the run in {self.work_dir} already finished epoch {self.epoch} and "
+                f"train.max_epochs is {cfg.max_epochs}; nothing is left to train and it is not rewritten. "
+                f"To train longer, raise train.max_epochs above {self.epoch}; to start afresh, choose "
+                "another work_dir",
+                finished=True,
+            )
 
     def save_checkpoint(self) -> Path | None:
         """Save a checkpoint now (rank 0 writes; every rank must call). Returns its path on rank 0."""
@@ -385,13 +446,26 @@ class Trainer:
         dist_utils.barrier()
         return path
 
-    def load_checkpoint(self, path: str | Path) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (position, states and RNG)."""
+    def load_checkpoint(self, path: str | Path, *, allow_changed_config: bool = True) -> None:
+        """Restore a checkpoint written by :meth:`save_checkpoint` (position, states and RNG).
+
+        With ``allow_changed_config=False`` a checkpoint whose saved config differs from this
+        trainer's in a key not declared changeable raises :class:`ResumeError` before anything loads.
+        """
         state = load_checkpoint(path, map_location="cpu")
+        if not allow_changed_config:
+            self._check_resume_config(state, path)
         if "models" not in state:  # format 1: one model and one optimiser, stored flat
             state = {**state, "models": {"model": state["model"]}, "optimizers": {"model": state["optimizer"]},
                      "schedulers": {"model": state["scheduler"]}, "scalers": {"model": state["scaler"]}, "ema": {}}
-        self.parts.load_state_dict(state, str(path))
+        try:
+            self.parts.load_state_dict(state, str(path))
+        except RuntimeError as error:  # torch's "size mismatch for fc7.bias ..." (a changed model)
+            details = [line.strip() for line in str(error).splitlines() if line.strip()]
+            shown = "; ".join(details[1:4] or details[:1])
+            more = f" (and {len(details) - 4} more)" if len(details) > 4 else ""
+            raise ResumeError(f"{path}: cannot resume: the checkpoint does not fit this run's model or "
+                              f"optimiser: {shown}{more}") from error
         self.epoch = int(state["epoch"])
         self.batches_done = int(state["batches_done"])
         self.global_step = int(state["global_step"])
@@ -415,6 +489,7 @@ class Trainer:
             )
         rng = state["rng"]
         restore_rng_state(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0])
+        self.resumed_from = Path(path)
         self.logs.truncate_after(self.global_step)
         if self.is_main:
             logger.info(
@@ -634,12 +709,16 @@ class Trainer:
             logger.info("%s", text)
         self._hook("on_epoch_end", summary)
 
-    def fit(self, resume: str | Path | None = None) -> History:
+    def fit(self, resume: str | Path | None = None, *, allow_changed_config: bool = False) -> History:
         """Train to ``config.max_epochs`` (or ``max_steps``); ``resume`` is ``"auto"`` (latest in
-        work_dir, if any), a checkpoint path or None (from scratch). Returns the :class:`History`."""
+        work_dir, if any), a checkpoint path or None (from scratch). Returns the :class:`History`.
+
+        Resuming refuses (:class:`ResumeError`) a checkpoint saved under another config, but for the
+        ``resume_changeable_keys``, unless ``allow_changed_config``, and one of a finished run."""
         path = self._resolve_resume(resume)
         if path is not None:
-            self.load_checkpoint(path)
+            self.load_checkpoint(path, allow_changed_config=allow_changed_config)
+            self._check_not_finished(path)
         elif find_latest_checkpoint(self.work_dir) is not None:
             # Starting afresh would mix two runs' checkpoints and logs in one folder.
             raise FileExistsError(

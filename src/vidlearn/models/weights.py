@@ -161,7 +161,11 @@ def read_checkpoint(path: str | Path) -> StateDict:
     except CheckpointLoadError:
         raise
     except Exception as error:  # the libraries raise many types; keep the cause, name the file
-        raise CheckpointLoadError(f"{path}: cannot read checkpoint ({type(error).__name__}: {error})") from error
+        kind = {".safetensors": "safetensors", ".npz": "NumPy .npz"}.get(suffix, "a torch.save file")
+        cause = str(error).strip()[:200] or "unreadable"
+        raise CheckpointLoadError(
+            f"{path}: not a checkpoint file (read as {kind}: {type(error).__name__}: {cause}); give a "
+            ".safetensors, .pt/.pth or .npz file of model weights") from error
     if not isinstance(state, Mapping):
         raise CheckpointLoadError(f"{path}: expected a mapping of tensors, found {type(state).__name__}")
     for key in _WRAPPER_KEYS:
@@ -234,13 +238,19 @@ def _strict_check(
         lines = [f"{path}: checkpoint (layout {layout!r}) does not match {type(model).__name__}"]
         if missing:
             named = [_with_foreign_name(key, foreign_name) for key in missing]
-            lines.append(f"  missing keys ({len(missing)}): {', '.join(named)}")
+            lines.append(f"  missing keys ({len(missing)}): {_first_few(named, ', ')}")
         if unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
+            lines.append(f"  unexpected keys ({len(unexpected)}): {_first_few(unexpected, ', ')}")
         if mismatched:
-            lines.append(f"  shape mismatches ({len(mismatched)}): {'; '.join(mismatched)}")
+            lines.append(f"  shape mismatches ({len(mismatched)}): {_first_few(mismatched, '; ')}")
         raise CheckpointLoadError("\n".join(lines))
     return {key: value.to(dtype=target[key].dtype) for key, value in state.items()}
+
+
+def _first_few(items: list[str], separator: str, shown: int = 4) -> str:
+    """The first ``shown`` items, then how many more: a message stays one readable line."""
+    more = f"{separator}... and {len(items) - shown} more" if len(items) > shown else ""
+    return separator.join(items[:shown]) + more
 
 
 def _with_foreign_name(key: str, foreign_name: Callable[[str], str | None] | None) -> str:

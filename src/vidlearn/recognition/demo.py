@@ -17,6 +17,7 @@ single-frame network can do no better than chance); C3D (Tran et al. 2015) and l
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field, fields
@@ -132,7 +133,7 @@ def _plot_curves(runs: dict[str, list[dict[str, Any]]], chance: float, path: Pat
 
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for name, epochs in runs.items():
-        x = [row["epoch"] + 1 for row in epochs]
+        x = [row["epoch"] for row in epochs]  # the engine's summaries count epochs from 1
         loss_axis.plot(x, [row.get("train_loss", float("nan")) for row in epochs], marker="o", label=name)
         acc_axis.plot(x, [100 * row.get("val_top1", float("nan")) for row in epochs], marker="o", label=name)
     acc_axis.axhline(100 * chance, color="grey", linestyle="--", label="chance")
@@ -155,6 +156,7 @@ def machine_report() -> dict[str, Any]:
 def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None = None,
              log: Any = print) -> dict[str, Any]:
     """Generate the motion dataset, train and evaluate the demo networks; returns ``results.json``'s content."""
+    from vidlearn.engine.resume import ResumeError
     from vidlearn.recognition.builders import build_dataset
     from vidlearn.recognition.training import train
 
@@ -182,7 +184,13 @@ def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None
         work_dir = out / model.name
         cfg = demo_recipe(model, settings, data_root, work_dir)
         log(f"[demo] training {model.title}: {model.epochs} epochs")
-        result = train(cfg, resume="auto")
+        try:
+            result = train(cfg, resume="auto")  # an interrupted demo continues where it stopped
+        except ResumeError as error:
+            # A finished earlier demo (or one with other settings) in the same folder: measure afresh.
+            log(f"[demo] replacing the earlier run in {work_dir} ({str(error).split(';')[0].split(': ', 1)[-1]})")
+            shutil.rmtree(work_dir)
+            result = train(cfg, resume="auto")
         histories[model.name] = result.history
         top1 = result.metrics.get("video_top1", float("nan"))
         results["models"][model.name] = {
@@ -213,11 +221,15 @@ def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None
 
 
 def _table(results: dict[str, Any]) -> str:
-    lines = ["| model | held-out top-1 | top-5 | chance | parameters | GMACs/clip | training time |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    """The results as a Markdown table; no top-5 column with 5 classes or fewer (it is then always 100%)."""
+    with_top5 = len(results["dataset"]["classes"]) > 5
+    top5_head, top5_rule = (" top-5 |", " ---: |") if with_top5 else ("", "")
+    lines = [f"| model | held-out top-1 |{top5_head} chance | parameters | GMACs/clip | training time |",
+             f"| --- | ---: |{top5_rule} ---: | ---: | ---: | ---: |"]
     for name, row in results["models"].items():
         gmacs = "-" if row["gmacs"] is None else f"{row['gmacs']:.3f}"
-        lines.append(f"| {name} | {100 * row['top1']:.1f}% | {100 * row['top5']:.1f}% | {100 * row['chance']:.1f}% "
+        top5 = f" {100 * row['top5']:.1f}% |" if with_top5 else ""
+        lines.append(f"| {name} | {100 * row['top1']:.1f}% |{top5} {100 * row['chance']:.1f}% "
                      f"| {row['params']:,} | {gmacs} | {row['train_seconds']:.0f} s |")
     return "\n".join(lines)
 

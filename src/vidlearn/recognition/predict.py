@@ -7,6 +7,7 @@ weights spec gives the preprocessing and the class list.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,20 @@ class Prediction:
     timeline: list[WindowPrediction] = field(default_factory=list)
     num_frames: int = 0
     fps: float = 0.0
+    #: Set when the video is shorter than one clip: its frames were looped to fill the clips.
+    warning: str | None = None
 
 
 def _class_names(classes: str, num_classes: int) -> list[str]:
-    if classes.startswith("kinetics"):
+    """Class names of a weights spec's ``classes`` description ("Kinetics-400", "kinetics400", ...)."""
+    import re
+
+    match = re.match(r"kinetics[-_ ]?(\d+)", classes.strip().lower())
+    if match:
         try:
             from vidlearn.recognition.datasets import kinetics_classes
 
-            names = kinetics_classes(int(classes.removeprefix("kinetics")))
+            names = kinetics_classes(int(match.group(1)))
             if len(names) == num_classes:
                 return list(names)
         except (ValueError, FileNotFoundError):
@@ -73,6 +80,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu") -> Predictor:
+        """A model trained by vidlearn: its ``model.safetensors`` or an engine checkpoint of the run."""
         from vidlearn.recognition.checkpoints import load_trained_model
 
         model, meta = load_trained_model(path)
@@ -125,6 +133,11 @@ class Predictor:
             values, labels = scores.topk(k)
             result = Prediction([(self.classes[i], float(v)) for v, i in zip(values, labels.tolist())],
                                 num_frames=reader.num_frames, fps=reader.fps)
+            span = (self.clip_len - 1) * interval + 1
+            if reader.num_frames < span:
+                result.warning = (f"{video}: {reader.num_frames} frames, fewer than one clip needs ({span}); "
+                                  "the frames were looped to fill it, so the scores are less reliable")
+                warnings.warn(result.warning, stacklevel=2)
             if window:
                 result.timeline = self._timeline(reader, window, stride or window, batch_size)
         return result

@@ -49,8 +49,8 @@ def protocol_dataset(cfg: RecognitionConfig, videos: VideoClipDataset, *, num_cl
     """``videos`` decoded as ``num_clips`` clips each (centre clip for 1, else uniform), and the test
     transform giving ``num_crops`` crops per clip."""
     data = cfg.data
-    sampler = (CenterClipSampler(data.clip_len, data.frame_interval) if num_clips == 1
-               else UniformClipSampler(data.clip_len, num_clips, data.frame_interval))
+    sampler = (CenterClipSampler(data.clip_len, data.frame_interval, pad=data.pad) if num_clips == 1
+               else UniformClipSampler(data.clip_len, num_clips, data.frame_interval, pad=data.pad))
     transform = clip_transform_of(cfg, train=False, num_crops=num_crops)
     return DecodedVideoDataset(videos, sampler, seed=cfg.train.seed), transform
 

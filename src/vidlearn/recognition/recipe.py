@@ -115,6 +115,9 @@ class DataConfig:
     ``kinetics`` (``annotations`` = the CSV folder or file), ``sports1m`` (the JSON file), ``list``
     (MMAction2 list files ``train_list`` / ``val_list``, relative to ``root``), ``folder`` (a folder per
     class under ``root/train`` and ``root/val``) or ``synthetic`` (the built-in motion dataset).
+    ``pad``: what to do with a video shorter than one clip (``clip_len x frame_interval`` frames):
+    ``error`` (the default: it is reported, or skipped with ``on_error: skip``), ``loop`` (its frames
+    repeated from the start) or ``repeat_last`` (its last frame repeated), in training and testing.
     ``decode_size`` asks the decoder for smaller frames (an int for the short side);
     ``preprocessing`` turns them into model input (:class:`PreprocessingConfig`).
     """
@@ -130,6 +133,7 @@ class DataConfig:
     flow_root: str | None = None
     clip_len: int = 16
     frame_interval: int = 1
+    pad: Literal["error", "loop", "repeat_last"] = "error"
     decode_size: int | None = None
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     batch_size: int = 8
@@ -187,6 +191,33 @@ def _check_moved_keys(data: dict[str, Any], overrides: list[str], path: str | Pa
                               f"data.preprocessing.{key.split('.')[1]}")
 
 
+def _field_type(keys: list[str]) -> Any:
+    """The declared type of a dotted recipe key, or None when it names no field."""
+    import typing
+
+    schema: Any = RecognitionConfig
+    hint: Any = None
+    for key in keys:
+        if not (isinstance(schema, type) and hasattr(schema, "__dataclass_fields__")):
+            return None
+        hint = typing.get_type_hints(schema).get(key)
+        if hint is None:
+            return None
+        schema = hint
+    return hint
+
+
+def _empty_strings(overrides: list[str]) -> list[str]:
+    """``key=`` for a text key is the empty string (YAML would read it as null, which a text key refuses)."""
+    result = []
+    for text in overrides:
+        key, equals, value = text.partition("=")
+        if equals and not value.strip() and _field_type(key.strip().split(".")) is str:
+            text = f"{key}=''"
+        result.append(text)
+    return result
+
+
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RecognitionConfig:
     """Load and validate a recognition recipe with ``key=value`` overrides.
 
@@ -194,7 +225,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     key, the closest valid one; a pixel key at its old place (``data.mean``) names its new place
     (``data.preprocessing.mean``). ``name`` defaults to the file's stem.
     """
-    overrides = list(overrides)
+    overrides = _empty_strings(list(overrides))
     data = load_yaml_recipe(path)
     _check_moved_keys(data, overrides, path)
     source = str(path)

@@ -47,7 +47,8 @@ class ClipTooShortError(ValueError):
         if detail:
             message += f" ({detail})"
         if num_frames > 0:
-            message += "; pass pad='loop' or pad='repeat_last' to sample it anyway"
+            message += ("; pass pad='loop' or pad='repeat_last' to sample it anyway "
+                        "(in a recognition recipe: data.pad=loop or data.pad=repeat_last)")
         super().__init__(message)
 
 

@@ -209,11 +209,11 @@ def _folder_path(data: DataSection, train: bool) -> str:
 
 
 def _folder_parts(data: DataSection) -> list[bool]:
-    """The parts whose folder exists (both subfolders may be the root itself: then one part)."""
+    """Both parts, as training reads them (both subfolders may be the root itself: then one part)."""
     paths = {train: _folder_path(data, train) for train in (True, False)}
     if paths[True] == paths[False]:
         return [False]
-    return [train for train, path in paths.items() if Path(path).is_dir()] or [True, False]
+    return [True, False]
 
 
 def _folder(data: DataSection, *, train: bool, num_classes: int | None, **common: Any) -> VideoClipDataset:

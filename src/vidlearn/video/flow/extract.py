@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -163,7 +164,26 @@ def extract_video_flow(
         estimator, method_name = method, method.name
     else:
         estimator, method_name = create_flow_estimator(method, device=device, **options), method
+    # The folders this call creates go again if the video fails: a failed video leaves no empty output.
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _extract_into(video, out_dir, estimator, method_name, size=size, format=format, bound=bound,
+                             quality=quality, template=template, npz_dtype=npz_dtype, chunk_size=chunk_size)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            for folder in created[1:]:  # parents made for this video alone, innermost first
+                try:
+                    folder.rmdir()
+                except OSError:  # another video's output arrived there meanwhile: keep it
+                    break
+        raise
+
+
+def _extract_into(video: Path, out_dir: Path, estimator: FlowEstimator, method_name: str, *, size: Size,
+                  format: str, bound: float, quality: int, template: str, npz_dtype: str, chunk_size: int) -> int:
+    """The body of :func:`extract_video_flow`, once ``out_dir`` exists."""
     (out_dir / DONE_FILE).unlink(missing_ok=True)  # recomputing: the old output is no longer complete
 
     buffer: list[np.ndarray] = []
