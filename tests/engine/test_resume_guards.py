@@ -51,3 +51,30 @@ def test_a_larger_max_epochs_continues_and_a_finished_run_is_refused(tmp_path: P
     assert [row["epoch"] for row in history.epochs] == [1, 2]
     with pytest.raises(ResumeError, match=r"already finished epoch 2 and train\.max_epochs is 1"):
         _trainer(tmp_path, max_epochs=1, changeable=("train.*",)).fit(resume="auto")
+
+
+def test_a_key_added_to_the_schema_since_the_checkpoint_is_not_a_change(tmp_path: Path) -> None:
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Section:
+        lr: float = 0.1
+        pad: str = "error"  # a key a newer release added, with the behaviour of the older code
+
+    @dataclass
+    class Recipe:
+        optim: Section = field(default_factory=Section)
+
+    config = TrainerConfig(max_epochs=1, seed=3, work_dir=str(tmp_path), progress_bar=False, device="cpu",
+                           log_every_steps=0)
+    first = Trainer(make_model(), NoisyPoints(), step_fn=step_fn, batch_size=8, config=config,
+                    run_config={"optim": {"lr": 0.1}}, resume_changeable_keys=("train.max_epochs",))
+    first.fit()
+    config.max_epochs = 2
+    again = Trainer(make_model(), NoisyPoints(), step_fn=step_fn, batch_size=8, config=config,
+                    run_config=Recipe(), resume_changeable_keys=("train.max_epochs",))
+    assert again.fit(resume="auto").epochs[-1]["epoch"] == 2
+    changed = Trainer(make_model(), NoisyPoints(), step_fn=step_fn, batch_size=8, config=config,
+                      run_config=Recipe(Section(pad="loop")), resume_changeable_keys=("train.max_epochs",))
+    with pytest.raises(ResumeError, match=r"optim\.pad: 'error' -> 'loop'"):
+        changed.fit(resume="auto")

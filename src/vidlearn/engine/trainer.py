@@ -73,6 +73,8 @@ parts the loop drives (models, optimisers, accumulation, EMA) live in :mod:`vidl
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import math
 import signal
@@ -96,7 +98,14 @@ from vidlearn.engine.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from vidlearn.engine.config import OptimConfig, ScheduleConfig, TrainerConfig, config_to_dict, save_config
+from vidlearn.engine.config import (
+    OptimConfig,
+    ScheduleConfig,
+    TrainerConfig,
+    config_from_dict,
+    config_to_dict,
+    save_config,
+)
 from vidlearn.engine.data import ResumableBatchSampler, build_train_loader
 from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.loggers import RunLogger
@@ -393,6 +402,11 @@ class Trainer:
         current = self._config_record()
         if saved.get("run") is not None and current["run"] is not None:
             old, new = saved["run"], current["run"]
+            if dataclasses.is_dataclass(self.run_config):
+                # Read the saved recipe through today's schema: a key added since takes its default,
+                # as the older code behaved, rather than counting as a change.
+                with contextlib.suppress(Exception):
+                    old = config_to_dict(config_from_dict(old, type(self.run_config)))
         else:
             old = {k: saved.get(k) for k in ("train", "optim", "schedule")}
             new = {k: current[k] for k in ("train", "optim", "schedule")}
