@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..formats import MotRows, _atomic_write, read_mot, read_seqinfo
+from ..formats import MotRows, read_mot, read_seqinfo, write_text_atomically
 from .evaluate import evaluate_mot
 
 __all__ = [
@@ -212,4 +212,4 @@ def write_results_json(
     path: str | os.PathLike, results: Mapping[str, Mapping[str, Any]], families: Sequence[str] = FAMILIES
 ) -> None:
     """Write :func:`results_to_json` to ``path`` atomically."""
-    _atomic_write(Path(path), json.dumps(results_to_json(results, families), indent=2) + "\n")
+    write_text_atomically(Path(path), json.dumps(results_to_json(results, families), indent=2) + "\n")
