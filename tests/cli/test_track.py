@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from vidlearn.cli.main import main
-from vidlearn.tracking import DeepSort, Sort, read_mot, read_pets_xml, write_mot
+from vidlearn.tracking import DeepSort, read_mot, read_pets_xml, write_mot
 from vidlearn.tracking.boxes import mot_to_xyxy, xywh_to_xyxy, xyxy_to_mot
-from vidlearn.tracking.run import read_detections, track_detections
 
 
 def _run(capsys, *argv):
@@ -78,14 +77,6 @@ def test_tracks_equal_the_library_loop(tmp_path, capsys):
     code, out, _ = _run(capsys, "track", "--tracker", "deepsort", "--detections", det, "--no-features",
                         "-o", tmp_path / "iou.txt")
     assert code == 0 and "no appearance features" in out
-
-
-def test_library_reader_keeps_features_in_file_order(tmp_path):
-    array = _tiny_detections(with_features=True)[::-1]  # frames descending: the runner sorts them
-    detections = read_detections(_write_text(tmp_path / "det.txt", array))
-    np.testing.assert_array_equal(detections.features, array[:, 10:])
-    rows = track_detections(Sort(), detections)
-    assert rows.frames.min() == 1 and rows.num_frames == 8
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):
