@@ -122,3 +122,28 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
     with pytest.raises(ValueError, match="classifier has 5 outputs but the dataset has 12 identities"):
         train_reid(create("deepsort_reid", num_classes=5, width=8, feature_dim=32, input_size=(32, 16)), data,
                    work_dir=tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_rank1_on_held_out_synthetic_identities(tmp_path):
+    """Trained on 71 identities of 12 scenes, retrieval among 60 identities of 10 other scenes (query: the
+    first 6 frames, gallery: the last 6). The bar is the raw-pixel baseline (cosine of mean-removed pixels:
+    rank-1 0.819, mAP 0.780 on this split) that a learned embedding must beat; measured here: rank-1 0.890,
+    mAP 0.883 (an untrained network: 0.654, 0.573). 8 epochs, about 20 s of training on 2 cores."""
+    frames = 12
+    train = SyntheticReIDCrops(12, objects_per_scene=6, frames_per_scene=frames, size=(64, 32), seed=0)
+    test = SyntheticReIDCrops(10, objects_per_scene=6, frames_per_scene=frames, size=(64, 32), seed=1000)
+    query = test.scene_frames < frames // 2
+    ids = test.labels.numpy()
+
+    def score(features):
+        return rank1_map(features[query], ids[query.numpy()], features[~query], ids[~query.numpy()])
+
+    pixels = test.crops.flatten(1)
+    baseline = score(torch.nn.functional.normalize(pixels - pixels.mean(1, keepdim=True), dim=1))
+    assert round(baseline["rank1"], 3) == 0.819 and baseline["queries"] == 182
+    torch.manual_seed(0)
+    model = create("deepsort_reid", num_classes=train.num_classes, width=16, input_size=(64, 32))
+    train_reid(model, train, epochs=8, batch_size=64, work_dir=tmp_path, device="cpu")
+    trained = score(embed_crops(model, test.crops))
+    assert trained["rank1"] >= 0.85 and trained["mAP"] >= baseline["mAP"] + 0.05, trained
