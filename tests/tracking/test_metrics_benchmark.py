@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from _mot_cases import perturb, rows
 
 from vidlearn.tracking.formats import write_mot
 from vidlearn.tracking.metrics import evaluate_mot
@@ -15,6 +14,8 @@ from vidlearn.tracking.metrics.benchmark import (
     results_to_json,
     select_families,
 )
+
+from ._mot_cases import perturb, rows
 
 
 def _gt():
