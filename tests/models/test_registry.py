@@ -128,7 +128,7 @@ def test_wing_is_inferred_from_the_module_that_registers_the_model(toy_names: li
     register_model("toy_generator", paper="p", input_shape=(3, 8, 8))(_builder_in("vidlearn.generation.models"))
     assert get_model_info("toy_tracker_net").wing == "tracking"
     assert get_model_info("toy_generator").wing == "generation"
-    assert list_models("tracking") == ["toy_tracker_net"]
+    assert "toy_tracker_net" in list_models("tracking")  # beside the wing's own models (deepsort_reid)
     # the zoo's own models, e.g. vidlearn.recognition.models.c3d
     assert get_model_info("c3d").builder.__module__ == "vidlearn.recognition.models.c3d"
     assert get_model_info("c3d").wing == "recognition"

@@ -5,7 +5,7 @@ Object 1 is visible in frames 1-6, object 2 in frames 1-6. The tracker follows o
 with id 2 in frames 5 and 6; it never finds object 2.
 """
 
-from _mot_cases import rows
+from ._mot_cases import rows
 
 GT = rows([(f, 1, 0, 0, 10, 10, 1, 1, 1.0) for f in range(1, 7)] + [(f, 2, 50, 0, 10, 10, 1, 1, 1.0) for f in range(1, 7)],
           kind="gt")

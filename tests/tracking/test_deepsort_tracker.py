@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from _scenes import linear_scene
 
 from vidlearn.tracking import DeepSort
+
+from ._scenes import linear_scene
 
 
 def _box(x, y=50.0, w=20.0, h=40.0):

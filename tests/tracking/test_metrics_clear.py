@@ -1,8 +1,9 @@
 import pytest
-from _hand_case import GT, NUM_FRAMES, TRACKER
 
 from vidlearn.tracking.metrics.clear import CLEAR
 from vidlearn.tracking.metrics.data import prepare_mot_sequence
+
+from ._hand_case import GT, NUM_FRAMES, TRACKER
 
 
 def test_clear_counts_on_the_hand_case():

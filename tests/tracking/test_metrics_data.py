@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from _mot_cases import rows
 
 from vidlearn.tracking.metrics.data import prepare_mot_sequence
+
+from ._mot_cases import rows
 
 GT = rows([
     (1, 5, 0, 0, 10, 10, 1, 1, 1.0),  # pedestrian

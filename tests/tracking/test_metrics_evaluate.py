@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from _mot_cases import perturb, rows
-from _trackeval import assert_same_results, import_trackeval, run_trackeval, write_benchmark
 
 from vidlearn.tracking.formats import MotRows, read_mot, read_seqinfo
 from vidlearn.tracking.metrics import evaluate_mot, summary
+
+from ._mot_cases import perturb, rows
+from ._trackeval import assert_same_results, import_trackeval, run_trackeval, write_benchmark
 
 
 def _synthetic_gt(seed: int, num_objects: int = 12, num_frames: int = 40) -> MotRows:

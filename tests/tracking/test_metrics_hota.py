@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
-from _hand_case import GT, NUM_FRAMES, TRACKER
-from _mot_cases import rows
 
 from vidlearn.tracking.metrics.data import prepare_mot_sequence
 from vidlearn.tracking.metrics.hota import ALPHAS, HOTA
+
+from ._hand_case import GT, NUM_FRAMES, TRACKER
+from ._mot_cases import rows
 
 
 def test_alphas_are_the_19_thresholds():

@@ -1,8 +1,9 @@
 import pytest
-from _hand_case import GT, NUM_FRAMES, TRACKER
 
 from vidlearn.tracking.metrics.data import prepare_mot_sequence
 from vidlearn.tracking.metrics.identity import Identity
+
+from ._hand_case import GT, NUM_FRAMES, TRACKER
 
 
 def test_identity_on_the_hand_case():

@@ -10,6 +10,7 @@ from .deepsort import DeepSort
 from .formats import MotFormatError, MotRows, SeqInfo, read_mot, read_seqinfo, tracks_to_rows, write_mot
 from .kalman import CHI2_95, DeepSortKalmanFilter, SortKalmanFilter
 from .pets import read_pets_xml
+from .run import Detections, create_tracker, read_detections, track_detections
 from .sdd import read_sdd
 from .sort import Sort, Tracks
 
@@ -18,17 +19,21 @@ __all__ = [
     "Assignment",
     "DeepSort",
     "DeepSortKalmanFilter",
+    "Detections",
     "MotFormatError",
     "MotRows",
     "SeqInfo",
     "Sort",
     "SortKalmanFilter",
     "Tracks",
+    "create_tracker",
     "linear_assignment",
+    "read_detections",
     "read_mot",
     "read_pets_xml",
     "read_sdd",
     "read_seqinfo",
+    "track_detections",
     "tracks_to_rows",
     "write_mot",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "tracks_to_rows",
     "write_mot",
     "write_seqinfo",
+    "write_text_atomically",
 ]
 
 KINDS = ("gt", "det", "result")
@@ -191,7 +192,8 @@ def tracks_to_rows(
                    scores, np.full(count, -1, dtype=np.int64), np.full(count, -1.0))
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder, then rename: never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -222,7 +224,7 @@ def write_mot(path: str | os.PathLike, rows: MotRows, kind: str = "result") -> N
         minus = np.full(len(rows), "-1")
         columns += [np.char.mod("%.6g", rows.scores), minus, minus, minus]
     text = "".join(",".join(parts) + "\n" for parts in zip(*columns)) if len(rows) else ""
-    _atomic_write(Path(path), text)
+    write_text_atomically(Path(path), text)
 
 
 @dataclass
@@ -284,4 +286,4 @@ def write_seqinfo(path: str | os.PathLike, info: SeqInfo) -> None:
     for key, field in _SEQINFO_KEYS.items():
         value = getattr(info, field)
         lines.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
-    _atomic_write(Path(path), "\n".join(lines) + "\n")
+    write_text_atomically(Path(path), "\n".join(lines) + "\n")

@@ -5,6 +5,7 @@ Each family is a class with ``eval_sequence(data)`` returning per-sequence suffi
 :func:`prepare_mot_sequence`.
 """
 
+from .benchmark import evaluate_folders, find_sequences, format_tables, results_to_json
 from .clear import CLEAR
 from .data import MOT_CLASSES, SequenceData, prepare_mot_sequence
 from .evaluate import METRICS, combine_sequences, evaluate_mot, evaluate_sequence, summary
@@ -20,8 +21,12 @@ __all__ = [
     "Identity",
     "SequenceData",
     "combine_sequences",
+    "evaluate_folders",
     "evaluate_mot",
     "evaluate_sequence",
+    "find_sequences",
+    "format_tables",
     "prepare_mot_sequence",
+    "results_to_json",
     "summary",
 ]
