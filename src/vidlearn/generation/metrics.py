@@ -50,6 +50,12 @@ __all__ = [
 ArrayLike = np.ndarray | torch.Tensor
 
 
+def _protocol_values(protocol: Any) -> dict[str, Any]:
+    values = asdict(protocol)
+    values["weights"] = protocol.weights or "none (random initialisation: not comparable to published numbers)"
+    return values
+
+
 @dataclass(frozen=True)
 class FVDProtocol:
     """Every choice behind an FVD number.
@@ -80,9 +86,7 @@ class FVDProtocol:
 
     def as_dict(self) -> dict[str, Any]:
         """The protocol as plain values (for JSON), with ``weights`` spelled out when random."""
-        values = asdict(self)
-        values["weights"] = self.weights or "none (random initialisation: not comparable to published numbers)"
-        return values
+        return _protocol_values(self)
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,8 @@ class ISProtocol:
     notes: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["weights"] = self.weights or "none (random initialisation: not comparable to published numbers)"
-        return values
+        """The protocol as plain values (for JSON), with ``weights`` spelled out when random."""
+        return _protocol_values(self)
 
 
 @dataclass(frozen=True)
