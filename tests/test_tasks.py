@@ -49,3 +49,21 @@ def test_reading_the_task_imports_no_wing(tmp_path):
             "print(sorted(m for m in sys.modules if m.startswith('vidlearn.recognition')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_demo_part_module_has_a_demo_part_function() -> None:
+    import inspect
+
+    from vidlearn.tasks import DEMO_PARTS, demo_part_module
+
+    assert next(iter(DEMO_PARTS)) == "recognition"
+    for name in DEMO_PARTS:
+        params = inspect.signature(demo_part_module(name).demo_part).parameters
+        assert {"out_dir", "quick", "workers", "log"} <= set(params), name
+
+
+def test_demo_rejects_an_unknown_part_naming_it(capsys) -> None:
+    from vidlearn.cli.main import main
+
+    assert main(["demo", "recognition", "trackin"]) == 2
+    assert "unknown demo part 'trackin'; the parts are: recognition" in capsys.readouterr().err

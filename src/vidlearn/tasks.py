@@ -15,6 +15,10 @@ A wing's entry module exposes:
   ``allow_changed_recipe``, and a finished run;
 - ``evaluate(cfg, checkpoint, *, out_dir, progress, **protocol_options) -> dict`` of metrics;
 - ``average_splits(list of metric dicts) -> dict``: the mean over a dataset's official splits.
+
+``vidlearn demo`` runs one part per wing, in the order of :data:`DEMO_PARTS`. A part's module exposes
+``demo_part(out_dir, *, quick, workers, log) -> dict``: it writes its results under ``out_dir``
+(``results.json`` among them) and returns that file's content; ``quick`` asks for a smoke-sized run.
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ from types import ModuleType
 
 from vidlearn.engine.config import ConfigError, load_yaml_recipe
 
-__all__ = ["DEFAULT_TASK", "TASKS", "get_task", "register_task", "task_of"]
+__all__ = ["DEFAULT_TASK", "DEMO_PARTS", "TASKS", "demo_part_module", "get_task", "register_task", "task_of"]
 
 #: Task name -> the wing's entry module (imported on first use).
 TASKS: dict[str, str] = {
     "recognition": "vidlearn.recognition.wing",
+}
+
+#: ``vidlearn demo``'s parts, in the order they run: part name -> the module with ``demo_part``.
+DEMO_PARTS: dict[str, str] = {
+    "recognition": "vidlearn.recognition.demo",
 }
 
 #: The task of a recipe that names none.
@@ -66,3 +75,10 @@ def task_of(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> str:
 def get_task(name: str) -> ModuleType:
     """The entry module of the wing registered as ``name``."""
     return importlib.import_module(TASKS[_check_known(name, "task")])
+
+
+def demo_part_module(name: str) -> ModuleType:
+    """The module whose ``demo_part`` runs the demo part ``name`` (one of :data:`DEMO_PARTS`)."""
+    if name not in DEMO_PARTS:
+        raise ValueError(f"unknown demo part {name!r}; known parts: {', '.join(DEMO_PARTS)}")
+    return importlib.import_module(DEMO_PARTS[name])

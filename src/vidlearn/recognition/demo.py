@@ -16,6 +16,7 @@ single-frame network can do no better than chance); C3D (Tran et al. 2015) and l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -27,7 +28,8 @@ from typing import Any
 from vidlearn.recognition.recipe import DataConfig, PreprocessingConfig, RecognitionConfig, SyntheticConfig
 from vidlearn.utils import machine_info
 
-__all__ = ["DEMO_MODELS", "DemoModel", "DemoSettings", "demo_recipe", "machine_report", "run_demo", "variant_gmacs"]
+__all__ = ["DEMO_MODELS", "DemoModel", "DemoSettings", "demo_part", "demo_recipe", "machine_report", "run_demo",
+           "variant_gmacs"]
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,16 @@ def run_demo(out_dir: str | Path = "runs/demo", *, settings: DemoSettings | None
     log(table)
     log(f"\n[demo] done in {results['total_seconds']:.0f} s; results in {out}/ (results.json, report.md, curves.png)")
     return results
+
+
+def demo_part(out_dir: str | Path, *, quick: bool = False, workers: int = 2, log: Any = print) -> dict[str, Any]:
+    """``vidlearn demo``'s recognition part (see :data:`vidlearn.tasks.DEMO_PARTS`): :func:`run_demo` with
+    the demo's settings; ``quick`` trains each network one epoch on 160 + 48 clips."""
+    settings = DemoSettings(workers=workers)
+    if quick:
+        settings.num_train, settings.num_test = 160, 48
+        settings.models = tuple(dataclasses.replace(m, epochs=1) for m in settings.models)
+    return run_demo(out_dir, settings=settings, log=log)
 
 
 def _table(results: dict[str, Any]) -> str:
