@@ -66,3 +66,24 @@ def test_folder_list_and_kinetics_parts(tmp_path):
     test_part = kinetics.build(DataPaths("kinetics", str(tmp_path), str(tmp_path / "k.csv"), "test"), train=False)
     assert isinstance(test_part, Kinetics) and test_part.split == "test" and test_part.num_classes == 400
     assert kinetics.build(recipe_like, train=True, num_classes=600).num_classes == 600
+
+
+def test_recipe_names_the_kinetics_test_part_and_probes_through_the_index(tmp_path):
+    from vidlearn.engine.config import ConfigError
+    from vidlearn.recognition.builders import build_dataset
+    from vidlearn.recognition.recipe import load_recipe
+
+    for part in ("train", "val"):
+        for name in ("a", "b"):
+            _video(tmp_path / part / name / f"{part}_{name}.avi")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"model: {{name: c3d}}\ndata: {{format: folder, root: {tmp_path}, clip_len: 2, probe: true}}\n")
+    cfg = load_recipe(recipe)
+    assert cfg.data.probe is True
+    held_out = build_dataset(cfg, train=False)
+    assert (tmp_path / "val" / ".vidlearn_index.json").is_file()  # the index in the part's folder
+    assert {sample.num_frames for sample in held_out.samples} == {4}
+    assert set(held_out.metadata) == {sample.path for sample in held_out.samples}
+    assert load_recipe(recipe, ["data.format=kinetics", "data.split=test"]).data.split == "test"
+    with pytest.raises(ConfigError, match=r"data.split: expected int or one of 'train', 'val', 'test', got 'tset'"):
+        load_recipe(recipe, ["data.split=tset"])

@@ -44,6 +44,7 @@ def build_dataset(cfg: RecognitionConfig, *, train: bool, sampler: Any = None, t
         size=data.decode_size,
         on_error=data.on_error,
         seed=cfg.train.seed,
+        probe=data.probe,
     )
 
 

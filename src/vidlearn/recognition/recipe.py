@@ -118,6 +118,11 @@ class DataConfig:
     ``pad``: what to do with a video shorter than one clip (``clip_len x frame_interval`` frames):
     ``error`` (the default: it is reported, or skipped with ``on_error: skip``), ``loop`` (its frames
     repeated from the start) or ``repeat_last`` (its last frame repeated), in training and testing.
+    ``split``: the official split (1-3) of UCF-101 / HMDB51; for Kinetics the held-out part, ``val``
+    (the default) or ``test``.
+    ``probe``: read every video's frame count (and its frame table) once, through the metadata index
+    kept in the dataset's folder (``.vidlearn_index.json``), and hand it to the reader, which then opens
+    a file without demuxing it again; unreadable and too-short videos are set aside before training.
     ``decode_size`` asks the decoder for smaller frames (an int for the short side);
     ``preprocessing`` turns them into model input (:class:`PreprocessingConfig`).
     """
@@ -125,7 +130,7 @@ class DataConfig:
     format: Literal["ucf101", "hmdb51", "kinetics", "sports1m", "list", "folder", "synthetic"] = "list"
     root: str = ""
     annotations: str = ""
-    split: int = 1
+    split: int | Literal["train", "val", "test"] = 1
     train_list: str = "train.txt"
     val_list: str = "test.txt"
     classes: str | None = None
@@ -139,6 +144,7 @@ class DataConfig:
     batch_size: int = 8
     num_workers: int = 2
     on_error: Literal["raise", "skip"] = "raise"
+    probe: bool = False
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
