@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from vidlearn.tracking.sot.goturn import Goturn, crop_regions, image_to_region, region_to_image, search_regions
+from vidlearn.tracking.sot.goturn import (
+    Goturn,
+    crop_regions,
+    image_to_region,
+    region_to_image,
+    search_regions,
+)
 from vidlearn.tracking.sot.rolo import BoxDetections, FrameFeatures, Rolo, detection_vector
 from vidlearn.tracking.sot.trackers import (
     GoturnTracker,
@@ -90,7 +96,7 @@ def test_nanotrack_runs_through_opencv(shared_data: Path) -> None:
 
 
 def test_nanotrack_without_weights_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nanotrack_backbone_sim.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"nanotrack_backbone_sim\.onnx"):
         OpenCVTracker("nanotrack", weights_dir=tmp_path)
 
 
