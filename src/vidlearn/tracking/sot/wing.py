@@ -44,7 +44,20 @@ from vidlearn.tracking.sot.evaluation import load_otb_sequences, run_trackers
 from vidlearn.tracking.sot.rolo import FrameFeatures, detection_vector, rolo_loss
 from vidlearn.tracking.sot.trackers import GoturnTracker, RoloTracker
 
-__all__ = ["SotConfig", "TrainResult", "average_splits", "evaluate", "load_recipe", "train"]
+__all__ = [
+    "SotConfig",
+    "TrainResult",
+    "average_splits",
+    "build_model",
+    "eval_sets",
+    "evaluate",
+    "load_recipe",
+    "rolo_detector",
+    "rolo_features",
+    "tracker_factories",
+    "train",
+    "train_sequences",
+]
 
 
 @dataclass
@@ -137,7 +150,8 @@ def _is_rolo(cfg: SotConfig) -> bool:
     return cfg.model.name == "rolo"
 
 
-def _train_sequences(cfg: SotConfig) -> list[BoxSequence]:
+def train_sequences(cfg: SotConfig) -> list[BoxSequence]:
+    """The training sequences: the synthetic ones, then every ``otb_train`` root's."""
     s = cfg.data.synthetic
     sequences = synthetic_sequences(range(s.seed, s.seed + s.num_train), num_frames=s.num_frames,
                                     size=tuple(s.size), num_distractors=s.distractors)
@@ -236,12 +250,14 @@ def build_model(cfg: SotConfig) -> torch.nn.Module:
 
 
 def train(cfg: SotConfig, *, resume: str | Path | None = "auto", final_eval: bool = True,
-          allow_changed_recipe: bool = False, log: Any = None) -> TrainResult:
+          allow_changed_recipe: bool = False, sequences: list[BoxSequence] | None = None) -> TrainResult:
     """Train the recipe's tracker with the engine's :class:`~vidlearn.engine.trainer.Trainer`, then write
-    ``model.safetensors`` and (with ``final_eval``) ``results.json`` in ``cfg.train.work_dir``."""
+    ``model.safetensors`` and (with ``final_eval``) ``results.json`` in ``cfg.train.work_dir``.
+
+    ``sequences`` replaces :func:`train_sequences` (a caller that rendered them already)."""
     start = time.perf_counter()
     model = build_model(cfg)
-    sequences = _train_sequences(cfg)
+    sequences = train_sequences(cfg) if sequences is None else sequences
     extras: dict[str, Any] = {}
     if _is_rolo(cfg):
         features = rolo_features(cfg)
