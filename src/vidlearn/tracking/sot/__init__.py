@@ -8,6 +8,7 @@ A single-object tracker has ``init(frame, box)`` and ``update(frame) -> box`` (:
 (:mod:`.wing`).
 """
 
+from vidlearn.tracking.sot import caffe as _caffe  # noqa: F401  registers the .caffemodel reader and layout
 from vidlearn.tracking.sot.goturn import Goturn, goturn, goturn_alexnet
 from vidlearn.tracking.sot.otb import (
     OtbMetric,
