@@ -175,7 +175,16 @@ class OpenCVTracker:
             for path in (params.backbone, params.neckhead):
                 if not Path(path).is_file():
                     raise FileNotFoundError(f"NanoTrack weights not found: {path}")
-            self.factory = lambda: cv2.TrackerNano.create(params)
+            def create_nano() -> object:
+                # OpenCV 5's DNN engine warns at every creation that it ignores the preferred target: noise here.
+                level = cv2.utils.logging.getLogLevel()
+                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+                try:
+                    return cv2.TrackerNano.create(params)
+                finally:
+                    cv2.utils.logging.setLogLevel(level)
+
+            self.factory = create_nano
         else:
             raise ValueError(f"unknown OpenCV tracker {name!r}; choose one of {', '.join(OPENCV_TRACKERS)}")
 
