@@ -104,8 +104,10 @@ def sot_demo(
     cpu_start = time.process_time()
     goturn_run = train(goturn_cfg, resume=None, final_eval=False, sequences=sequences)
     goturn_cpu = time.process_time() - cpu_start
+    _stop_if_interrupted(goturn_run)
     log(f"sot: GOTURN trained in {goturn_run.train_seconds:.1f} s wall ({goturn_cpu:.1f} s CPU)")
     rolo_run = train(rolo_cfg, resume=None, final_eval=False, sequences=sequences)
+    _stop_if_interrupted(rolo_run)
     log(f"sot: ROLO trained in {rolo_run.train_seconds:.1f} s wall")
     from vidlearn.tracking.sot.checkpoints import load_sot_model
 
@@ -161,6 +163,11 @@ def sot_demo(
     (out_dir / "results.md").write_text(_report(results), encoding="utf-8")
     log(f"sot: done in {results['wall_seconds']:.0f} s; {out_dir / 'results.md'}")
     return results
+
+
+def _stop_if_interrupted(run: Any) -> None:
+    if run.interrupted:  # SIGTERM: the trainer saved a checkpoint; the demo does not go on half-trained
+        raise KeyboardInterrupt(f"training interrupted; checkpoint in {run.work_dir}")
 
 
 class _DetectionsTracker:
