@@ -49,7 +49,7 @@ def test_tiny_training_writes_a_model_file_and_results(recipe: str, cls: type, t
     assert 0.0 <= metrics["synthetic/success_auc"] <= 1.0 and 0.0 <= metrics["synthetic/precision_20"] <= 1.0
     assert (tmp_path / "run" / "results" / "synthetic").is_dir()
     if cls is Rolo:
-        assert extras == {"features": {"kind": "grid", "grid": 8}, "sequence_length": 3}
+        assert extras == {"features": {"kind": "grid", "grid": 2}, "sequence_length": 3}
     again = wing.evaluate(cfg, result.checkpoint)
     assert again["synthetic/success_auc"] == pytest.approx(metrics["synthetic/success_auc"])
     assert np.isfinite(list(again.values())).all()

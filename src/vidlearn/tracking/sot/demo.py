@@ -65,10 +65,11 @@ def demo_configs(work_dir: Path, *, quick: bool = False, workers: int = 0) -> tu
     rolo = SotConfig(name="rolo-grid_scratch_synthetic")
     rolo.model.name = "rolo"
     rolo.data.synthetic = synthetic
-    rolo.data.batch_size, rolo.data.sequence_length, rolo.data.features, rolo.data.grid = 16, 3, "grid", 8
-    rolo.optim.name, rolo.optim.lr, rolo.optim.weight_decay = "adam", 1e-3, 0.0
+    # A 2x2 grid (12 numbers): with 8x8 pixels (192) the LSTM memorises the training scenes (held-out AUC 7 %).
+    rolo.data.batch_size, rolo.data.sequence_length, rolo.data.features, rolo.data.grid = 16, 3, "grid", 2
+    rolo.optim.name, rolo.optim.lr, rolo.optim.weight_decay = "adam", 1e-2, 0.0
     rolo.schedule.name = "constant"
-    rolo.train.max_epochs = 2 if quick else 30
+    rolo.train.max_epochs = 2 if quick else 60
     rolo.train.eval_every_epochs, rolo.train.progress_bar, rolo.train.log_every_steps = 0, False, 1000
     rolo.train.device = "cpu"
     rolo.train.work_dir = str(work_dir / "rolo")
