@@ -18,22 +18,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["TRACKERS", "register", "track_command"]
 
 TRACKERS = ("goturn", "rolo", "csrt", "kcf", "mil", "nanotrack", "stay")
 
 
-def _track(args: argparse.Namespace) -> int:
+def track_command(args: argparse.Namespace) -> int:
+    """Run ``sot track`` from parsed arguments; another command (``vidlearn track --tracker goturn``) may call
+    it with its own namespace: ``input``, ``tracker`` and ``output`` are needed, the rest default."""
     from vidlearn.cli.errors import user_errors
 
+    option = vars(args).get
     with user_errors():
         from vidlearn.tracking.sot.run import parse_box, track_input
 
-        init = None if args.init is None else parse_box(args.init)
-        boxes = track_input(args.input, tracker=args.tracker, output=args.output, init=init,
-                            checkpoint=args.checkpoint, weights_dir=args.weights_dir, detections=args.detections,
-                            video=args.video, fast=args.fast, device=args.device, progress=not args.no_progress)
-    print(f"{len(boxes)} boxes -> {args.output}" + (f"; overlay -> {args.video}" if args.video else ""))
+        init = option("init") or option("init_box")
+        boxes = track_input(args.input, tracker=args.tracker, output=args.output,
+                            init=None if init is None else parse_box(init), checkpoint=option("checkpoint"),
+                            weights_dir=option("weights_dir"), detections=option("detections"), video=option("video"),
+                            fast=bool(option("fast")), device=option("device") or "cpu",
+                            progress=not option("no_progress"))
+    print(f"{len(boxes)} boxes -> {args.output}" + (f"; overlay -> {option('video')}" if option("video") else ""))
     return 0
 
 
@@ -105,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     track.add_argument("--fast", action="store_true", help="GOTURN: channels-last + bf16 autocast (CPU fast path)")
     track.add_argument("--device", default="cpu", help="GOTURN/ROLO device (cpu, cuda)")
     track.add_argument("--no-progress", action="store_true", help="no progress bar")
-    track.set_defaults(func=_track)
+    track.set_defaults(func=track_command)
     score = commands.add_parser("eval", help="OTB success and precision of result files")
     score.add_argument("results_dir", type=Path, help="SEQ.txt files, or one folder of them per tracker")
     score.add_argument("gt_root", type=Path, help="OTB-style sequence folders (SEQ/groundtruth_rect.txt)")
