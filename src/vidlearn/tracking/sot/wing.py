@@ -256,6 +256,8 @@ def train(cfg: SotConfig, *, resume: str | Path | None = "auto", final_eval: boo
 
     ``sequences`` replaces :func:`train_sequences` (a caller that rendered them already)."""
     start = time.perf_counter()
+    # The trainer seeds itself after the model exists: seed the initial weights too, so a run is repeatable.
+    torch.manual_seed(cfg.train.seed)
     model = build_model(cfg)
     sequences = train_sequences(cfg) if sequences is None else sequences
     extras: dict[str, Any] = {}
