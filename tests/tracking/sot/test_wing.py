@@ -53,3 +53,18 @@ def test_tiny_training_writes_a_model_file_and_results(recipe: str, cls: type, t
     again = wing.evaluate(cfg, result.checkpoint)
     assert again["synthetic/success_auc"] == pytest.approx(metrics["synthetic/success_auc"])
     assert np.isfinite(list(again.values())).all()
+
+
+def test_a_run_repeats_exactly(tmp_path: Path) -> None:
+    import torch
+
+    wing = get_task("sot")
+    weights = []
+    for name in ("a", "b"):
+        torch.manual_seed(len(name) * 7 + ord(name))  # whatever ran before must not matter
+        cfg = wing.load_recipe(CONFIGS / "goturn" / "goturn-small_scratch_synthetic.yaml",
+                               [*TINY, f"train.work_dir={tmp_path / name}"])
+        model, _ = load_sot_model(wing.train(cfg, resume=None, final_eval=False).checkpoint)
+        weights.append(model.state_dict())
+    for key, value in weights[0].items():
+        torch.testing.assert_close(weights[1][key], value, rtol=0, atol=0)
