@@ -120,7 +120,7 @@ def main() -> None:
     for name, (fps, per_cpu) in rows.items():
         lines.append(f"| {name} | {fps:.1f} | {per_cpu:.1f} | {fps / base:.2f}x |")
     lines += ["", f"ROLO's LSTM (4102 inputs and hidden units, 3-frame window), per frame, detector excluded: "
-              f"{rolo_ms[0]:.2f} ms wall ({1000 / rolo_ms[0]:.0f} frames/s), {rolo_ms[1]:.2f} ms CPU.",
+              f"{rolo_ms[0]:.2f} ms wall ({1000 / rolo_ms[0]:.1f} frames/s), {rolo_ms[1]:.2f} ms CPU.",
               "", "The paper: GOTURN runs at 100 frames/s on a GPU (Held et al. 2016)."]
     table = "\n".join(lines)
     results = {"trackers": {k: {"frames_per_second": v[0], "frames_per_cpu_second": v[1]} for k, v in rows.items()},
