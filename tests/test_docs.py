@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 TINY_QUICK = "data.synthetic.num_train=8 data.synthetic.num_test=4"
+SOT_QUICK = ("data.synthetic.num_train=2 data.synthetic.num_val=1 data.synthetic.num_frames=4 "
+             "data.synthetic.size=[48,48] data.batch_size=4 train.max_steps=2 train.max_epochs=2")
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
@@ -48,6 +50,10 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn train \$TINY .*", "quick", TINY_QUICK),
     (r"vidlearn evaluate \$TINY .*", "quick", TINY_QUICK),  # the 4 test videos the quick training made
     (r"vidlearn predict data/motion8/.*", "run", ""),
+    (r"vidlearn train configs/tracking/(goturn|rolo)/\S+\.yaml --work-dir \S+", "quick", SOT_QUICK),
+    (r"vidlearn sot track .*", "help", "vidlearn sot track --help"),  # reads ../shared/data and a trained run
+    (r"vidlearn sot eval .*", "help", "vidlearn sot eval --help"),
+    (r"python benchmarks/tracking/sot/bench_sot\.py.*", "skip", "minutes of timing"),
 ]
 
 

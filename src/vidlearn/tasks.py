@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_TASK", "DEMO_PARTS", "TASKS", "demo_part_module", "get_task"
 #: Task name -> the wing's entry module (imported on first use).
 TASKS: dict[str, str] = {
     "recognition": "vidlearn.recognition.wing",
+    "sot": "vidlearn.tracking.sot.wing",
 }
 
 #: ``vidlearn demo``'s parts, in the order they run: part name -> the module with ``demo_part``.

@@ -16,7 +16,8 @@ import torch
 
 from vidlearn.models import create, get_model_info, list_models, load_weights, save_weights
 
-MODEL_NAMES = list_models("tracking")
+# The re-ID classifiers; the classless single-object trackers (goturn*, rolo) are tested in sot/test_models.py.
+MODEL_NAMES = [name for name in list_models("tracking") if get_model_info(name).has_classes]
 
 # deepsort_reid with its default 1501-way classifier (cosine_metric_learning's MARS head): 2,800,864 up to
 # fc1 (the number Wojke et al. 2017 give), + 128 offsets of the final batch norm, + 128 * 1501 mean vectors

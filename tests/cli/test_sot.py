@@ -1,0 +1,109 @@
+"""``vidlearn sot track`` and ``vidlearn sot eval``: videos and frame folders in, OTB rows, plots and JSON out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidlearn.cli.main import main
+from vidlearn.models import create
+from vidlearn.tracking.sot.checkpoints import save_sot_model
+from vidlearn.tracking.sot.data import synthetic_sequence, write_otb_sequence
+from vidlearn.tracking.sot.otb import evaluate_results, read_boxes, read_sequence
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _error_line(capsys, *argv) -> str:
+    code, _, err = _run(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def sequence_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("otb")
+    write_otb_sequence(synthetic_sequence(11, num_frames=6, size=(64, 80), num_distractors=1), root)
+    return root
+
+
+def _goturn_file(path: Path) -> Path:
+    kwargs = {"backbone": "small", "input_size": 32, "fc_dim": 16, "width": 4}
+    torch.manual_seed(0)
+    return save_sot_model(create("goturn", **kwargs), path, name="goturn", kwargs=kwargs)
+
+
+def test_track_a_sequence_folder_with_goturn_and_an_overlay(capsys, sequence_root: Path, tmp_path: Path) -> None:
+    folder = next(sequence_root.iterdir())
+    code, out, _ = _run(capsys, "sot", "track", folder, "--tracker", "goturn", "--checkpoint",
+                        _goturn_file(tmp_path / "g.safetensors"), "-o", tmp_path / "r.txt",
+                        "--video", tmp_path / "o.mp4", "--no-progress")
+    assert code == 0 and "6 boxes" in out
+    boxes = read_boxes(tmp_path / "r.txt")
+    assert boxes.shape == (6, 4)
+    np.testing.assert_allclose(boxes[0], read_sequence(folder).boxes[0], atol=0.006)  # starts from the ground truth
+    from vidlearn.video import VideoReader
+
+    assert VideoReader(tmp_path / "o.mp4").num_frames == 6
+
+
+def test_track_a_video_with_an_init_box(capsys, tmp_path: Path) -> None:
+    from vidlearn.video import write_video
+
+    frames = synthetic_sequence(12, num_frames=5, size=(64, 64), num_distractors=0)
+    video = write_video(tmp_path / "v.mp4", frames.frames, fps=10)
+    x1, y1, x2, y2 = frames.boxes[0]
+    code, _, _ = _run(capsys, "sot", "track", video, "--tracker", "kcf", "--init",
+                      f"{x1:.1f},{y1:.1f},{x2 - x1:.1f},{y2 - y1:.1f}", "-o", tmp_path / "r.txt", "--no-progress")
+    assert code == 0 and read_boxes(tmp_path / "r.txt").shape == (5, 4)
+
+
+def test_track_bad_input_is_one_line(capsys, sequence_root: Path, tmp_path: Path) -> None:
+    folder = next(sequence_root.iterdir())
+    out = tmp_path / "r.txt"
+    assert "--init box x,y,w,h = 10,10,0,5 has zero size" in _error_line(
+        capsys, "sot", "track", folder, "--tracker", "stay", "--init", "10,10,0,5", "-o", out)
+    assert "is outside the 80x64 frame" in _error_line(
+        capsys, "sot", "track", folder, "--tracker", "stay", "--init", "500,10,20,20", "-o", out)
+    assert "--init must be x,y,w,h" in _error_line(
+        capsys, "sot", "track", folder, "--tracker", "stay", "--init", "1,2,3", "-o", out)
+    empty = tmp_path / "Empty"
+    (empty / "img").mkdir(parents=True)
+    (empty / "groundtruth_rect.txt").write_text("1,2,3,4\n")
+    assert "Empty: no frames" in _error_line(capsys, "sot", "track", empty, "--tracker", "stay", "-o", out)
+    assert "needs a checkpoint" in _error_line(capsys, "sot", "track", folder, "--tracker", "goturn", "-o", out)
+    rolo_kwargs = {"feature_dim": 12}
+    rolo_file = save_sot_model(create("rolo", **rolo_kwargs), tmp_path / "rolo.safetensors", name="rolo",
+                               kwargs=rolo_kwargs)
+    assert "holds a rolo model, not goturn" in _error_line(
+        capsys, "sot", "track", folder, "--tracker", "goturn", "--checkpoint", rolo_file, "-o", out)
+
+
+@pytest.mark.shared_data
+def test_eval_writes_the_table_plots_and_json(capsys, shared_data: Path, tmp_path: Path) -> None:
+    gt_root = tmp_path / "gt"
+    gt_root.mkdir()
+    (gt_root / "Crossing").symlink_to(shared_data / "tracking" / "otb_crossing")
+    truth = read_sequence(gt_root / "Crossing", need_frames=False).boxes
+    results = tmp_path / "stay"
+    results.mkdir()
+    rows = np.repeat(np.loadtxt(gt_root / "Crossing" / "groundtruth_rect.txt", delimiter=",")[:1], len(truth), 0)
+    np.savetxt(results / "Crossing.txt", rows, fmt="%g", delimiter=",")
+    code, out, _ = _run(capsys, "sot", "eval", results, gt_root, "--json", tmp_path / "out.json")
+    assert code == 0 and "| Crossing | 120 |" in out
+    table = json.loads((tmp_path / "out.json").read_text())
+    expected, _ = evaluate_results({"Crossing": np.repeat(truth[:1], len(truth), 0)}, {"Crossing": truth})
+    assert table["Crossing"]["success_auc"] == pytest.approx(expected["Crossing"]["success_auc"])
+    assert set(table) == {"Crossing", "OVERALL"} and 0 < table["OVERALL"]["precision_20"] < 1
+    assert (results / "success_plot.png").is_file() and (results / "precision_plot.png").is_file()
+    (results / "Crossing.txt").write_text("1,2,3,4\n1,2,x,4\n")
+    assert "Crossing.txt:2: expected 4 numbers" in _error_line(capsys, "sot", "eval", results, gt_root)
