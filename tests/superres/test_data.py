@@ -75,7 +75,7 @@ def test_grey_alpha_and_16_bit_frames_read_as_rgb(tmp_path: Path) -> None:
 def test_frames_of_different_sizes_in_one_folder_are_an_error_naming_the_frame(tmp_path: Path) -> None:
     write_frames(tmp_path, 1, size=(16, 16))
     cv2.imwrite(str(tmp_path / "00000001.png"), np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(VideoDecodeError, match="00000001.png.*frame 1"):
+    with pytest.raises(VideoDecodeError, match=r"00000001\.png.*frame 1"):
         FrameFolder(tmp_path).get([0, 1])
 
 
@@ -97,7 +97,7 @@ def test_clip_dataset_is_reproducible_per_epoch_and_pairs_lr_with_hr(tmp_path: P
 def test_a_source_shorter_than_a_clip_is_named(tmp_path: Path) -> None:
     video = tmp_path / "short.mp4"
     write_video(video, np.zeros((3, 32, 32, 3), np.uint8), 25)
-    with pytest.raises(ValueError, match="short.mp4: 3 frames, shorter than a clip of 5"):
+    with pytest.raises(ValueError, match=r"short\.mp4: 3 frames, shorter than a clip of 5"):
         FileSource(video).clip(np.random.default_rng(0), 5, 16)
 
 

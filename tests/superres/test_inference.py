@@ -72,7 +72,7 @@ def test_upscale_video_to_video_and_folder(tmp_path: Path) -> None:
     assert (reader.num_frames, reader.width, reader.height, round(reader.fps)) == (5, 112, 80, 12)
     upscale(tmp_path / "in.mp4", tmp_path / "frames", model, scale=4)
     assert sorted(p.name for p in (tmp_path / "frames").iterdir())[-1] == "00000004.png"
-    with pytest.raises(FileExistsError, match="out.mp4: already exists"):
+    with pytest.raises(FileExistsError, match=r"out\.mp4: already exists"):
         upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", model, scale=4)
 
 
