@@ -65,7 +65,7 @@ def test_a_frame_size_change_mid_sequence_is_an_error() -> None:
 def test_upscale_video_to_video_and_folder(tmp_path: Path) -> None:
     frames = np.random.default_rng(0).integers(0, 255, (5, 20, 28, 3), dtype=np.uint8)  # 20x28: not multiples of 8
     write_video(tmp_path / "in.mp4", frames, 12)
-    model, meta = load_sr_model(saved(tmp_path))
+    model, _ = load_sr_model(saved(tmp_path))
     summary = upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", model, scale=4)
     assert summary["frames"] == 5 and summary["hr_size"] == [112, 80]
     reader = VideoReader(tmp_path / "out.mp4")

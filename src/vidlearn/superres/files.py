@@ -3,7 +3,7 @@
 Every frame goes through the :class:`~vidlearn.superres.degrade.Degradation` on its own, so a video of
 any length streams through in bounded memory. HR frames whose sides are not multiples of the scale
 are cropped at the bottom and right first (BasicSR's ``mod_crop``), the policy of the whole wing, and
-the summary says how many pixels went. LR frames are written as PNG frames (lossless) by default; a
+the summary says how many pixels went. LR frames are written as PNG frames (lossless, named as the input frames of a folder) by default; a
 video suffix writes a video, whose compression changes the LR pixels (fine for a demonstration, not
 for a benchmark). Outputs are written atomically, as :func:`vidlearn.superres.inference.upscale` writes.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidlearn.superres.data import VIDEO_SUFFIXES, find_sequences, open_frames
+from vidlearn.superres.data import VIDEO_SUFFIXES, FrameFolder, find_sequences, open_frames
 from vidlearn.superres.degrade import Degradation, crop_to_multiple
 from vidlearn.superres.inference import FrameFolderWriter, frames_of
 
@@ -38,13 +38,15 @@ def degrade_one(input_path: Path, output_path: Path, degradation: Degradation, *
     count, size, cropped = 0, (0, 0), (0, 0)
     generator = torch.Generator().manual_seed(0)
     try:
-        for _, frame in frames_of(source, input_path):
+        names = [path.stem for path in source.files] if isinstance(source, FrameFolder) else None
+        for index, frame in frames_of(source, input_path):
             hr = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float().div_(255.0)
             kept = crop_to_multiple(hr, degradation.scale)
             cropped = (hr.shape[1] - kept.shape[1], hr.shape[2] - kept.shape[2])
             lr = degradation(kept, generator=generator).clamp_(0.0, 1.0)
             size = (int(lr.shape[2]), int(lr.shape[1]))
-            writer.write(lr.mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy())
+            array = lr.mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+            writer.write(array, names[index]) if names is not None and not to_video else writer.write(array)
             count += 1
         if output_path.exists() and overwrite:
             import shutil

@@ -210,8 +210,9 @@ class FrameFolderWriter:
         self.temporary.mkdir(parents=True)
         self.count = 0
 
-    def write(self, frame: np.ndarray) -> None:
-        file = self.temporary / f"{self.count:08d}.png"
+    def write(self, frame: np.ndarray, name: str | None = None) -> None:
+        """Write ``uint8 (H, W, 3)`` RGB as ``name`` (a stem; default the frame's 8-digit index) ``.png``."""
+        file = self.temporary / f"{name if name is not None else f'{self.count:08d}'}.png"
         if not cv2.imwrite(str(file), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
             raise OSError(f"{file}: could not write the frame")
         self.count += 1

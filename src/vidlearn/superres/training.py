@@ -36,7 +36,7 @@ __all__ = ["RESUME_CHANGEABLE_KEYS", "SRStep", "TrainResult", "build_model", "bu
 #: Recipe keys that may differ from the saved run's on resume (how long, where it reports, evaluation).
 RESUME_CHANGEABLE_KEYS: tuple[str, ...] = (
     "name", "train.max_epochs", "train.max_steps", "train.work_dir", "train.progress_bar", "train.log_every_steps",
-    "train.tensorboard", "train.keep_checkpoints", "train.checkpoint_every_steps", "train.device",
+    "train.tensorboard", "train.keep_checkpoints", "train.checkpoint_every_steps", "train.device", "train.eval_every_epochs",
     "data.num_workers", "evaluate.*",
 )
 
