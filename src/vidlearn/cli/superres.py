@@ -3,7 +3,8 @@
     vidlearn superres degrade IN OUT [--kernel bd|bi] [--sigma 1.5] [--scale 4] [--kernel-size K]
                                      [--noise S] [--jpeg Q] [--overwrite]
     vidlearn superres evaluate PRED GT [--crop-border 8] [--skip 2] [--channel y|rgb] [--no-temporal]
-                                       [--json OUT]
+                                       [--lpips-weights FILE] [--json OUT]
+    vidlearn superres synth OUT [--frames 24] [--size 128x128] [--seed 0]
 
 ``degrade``: IN a video, a frame folder or a root of sequences; OUT a PNG frame folder (or a video
 file for one input; its compression changes the LR pixels), mirrored under OUT for a root. HR frames
@@ -11,7 +12,10 @@ whose sides are not multiples of the scale are cropped at the bottom and right f
 ``evaluate``: PRED and GT videos, frame folders or roots of sequences (paired by relative path;
 frames paired in sorted-name order); prints per-sequence and mean PSNR-Y, SSIM-Y and tOF and writes
 them as JSON ``{"<SEQ>": {...}, "mean": {...}}``. The defaults are the Vid4 protocol (Y, BT.601,
-8-pixel border, first and last 2 frames skipped).
+8-pixel border, first and last 2 frames skipped). ``--lpips-weights`` adds TecoGAN's tLP (x100) from
+local LPIPS-AlexNet weights (see vidlearn.superres.lpips).
+``synth``: a held-out synthetic HR scene (fine texture, moving shapes, a panning camera) as PNG frames
+or a video, test material with known content.
 """
 
 from __future__ import annotations
@@ -50,8 +54,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--skip", type=int, default=2, help="frames skipped at each end (default 2)")
     evaluate.add_argument("--channel", choices=("y", "rgb"), default="y", help="y (BT.601) or rgb (default y)")
     evaluate.add_argument("--no-temporal", action="store_true", help="skip tOF and the temporal difference")
+    evaluate.add_argument("--lpips-weights", type=Path, default=None, metavar="FILE",
+                          help="LPIPS-AlexNet weights (one-file layout) to add tLP; nothing is downloaded")
     evaluate.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the results as JSON")
     evaluate.set_defaults(func=_evaluate)
+
+    synth = commands.add_parser("synth", help="render a synthetic HR test scene (PNG frames or a video)")
+    synth.add_argument("output", type=Path, metavar="OUT", help="a frame folder or a video file")
+    synth.add_argument("--frames", type=int, default=24, help="number of frames (default 24)")
+    synth.add_argument("--size", default="128x128", help="HEIGHTxWIDTH in pixels (default 128x128)")
+    synth.add_argument("--seed", type=int, default=0, help="which held-out scene (default 0)")
+    synth.set_defaults(func=_synth)
 
 
 def _degrade(args: argparse.Namespace) -> int:
@@ -82,10 +95,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vidlearn.superres.evaluation import score_outputs
 
     with user_errors():
+        lpips_model = None
+        if args.lpips_weights is not None:
+            from vidlearn.superres.lpips import load_lpips
+
+            lpips_model = load_lpips(args.lpips_weights)
         results = score_outputs(args.prediction, args.ground_truth, crop_border=args.crop_border, skip=args.skip,
-                                channel=args.channel, temporal=not args.no_temporal)
+                                channel=args.channel, temporal=not args.no_temporal, lpips_model=lpips_model)
     channel = args.channel
     columns = [f"psnr_{channel}", f"ssim_{channel}"] + ([] if args.no_temporal else ["tof"])
+    columns += ["tlp"] if lpips_model is not None else []
     width = max(len(name) for name in results)
     print(f"{'sequence':<{width}}  " + "  ".join(f"{c:>8}" for c in columns) + "  frames")
     for name, row in results.items():
@@ -96,4 +115,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from vidlearn.cli.errors import CLIError
+    from vidlearn.superres.data import VIDEO_SUFFIXES, sample_sr_scene
+    from vidlearn.superres.evaluation import SYNTHETIC_TEST_SEED
+    from vidlearn.superres.inference import FrameFolderWriter
+    from vidlearn.synthetic.scene import render_scene
+    from vidlearn.video import write_video
+
+    try:
+        height, width = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise CLIError(f"--size {args.size!r}: expected HEIGHTxWIDTH, e.g. 128x128") from None
+    if args.frames < 1 or min(height, width) < 8:
+        raise CLIError(f"--frames must be >= 1 and --size at least 8x8, got {args.frames} and {args.size}")
+    if args.output.exists():
+        raise CLIError(f"{args.output}: already exists")
+    spec = sample_sr_scene(SYNTHETIC_TEST_SEED + args.seed, num_frames=args.frames)
+    frames = render_scene(spec, args.frames, (height, width)).frames
+    if args.output.suffix.lower() in VIDEO_SUFFIXES:
+        write_video(args.output, frames, 25)
+    else:
+        writer = FrameFolderWriter(args.output)
+        try:
+            for frame in frames.numpy():
+                writer.write(frame)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    print(f"{args.output}: {args.frames} frames of {width}x{height} (held-out synthetic scene {args.seed})")
     return 0

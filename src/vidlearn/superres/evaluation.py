@@ -112,12 +112,14 @@ def _frames(path: Path) -> torch.Tensor:
 
 
 def score_outputs(prediction: str | os.PathLike[str], ground_truth: str | os.PathLike[str], *, crop_border: int = 8,
-                  skip: int = 2, channel: str = "y", temporal: bool = True) -> dict[str, dict[str, Any]]:
+                  skip: int = 2, channel: str = "y", temporal: bool = True,
+                  lpips_model: nn.Module | None = None) -> dict[str, dict[str, Any]]:
     """Score predicted sequences against ground truth; both a video, a frame folder or a root of sequences.
 
     Sequences pair by their path relative to the roots (a video ``calendar.mp4`` pairs with a folder
     ``calendar``); frames pair in sorted-name (or decoding) order and their counts must agree. The
-    protocol: ``channel``, ``crop_border`` pixels, ``skip`` frames at each end.
+    protocol: ``channel``, ``crop_border`` pixels, ``skip`` frames at each end. With ``lpips_model``
+    (:func:`vidlearn.superres.lpips.load_lpips`) TecoGAN's tLP x100 is added as ``tlp``.
     """
     prediction, ground_truth = Path(prediction), Path(ground_truth)
     protocol = MetricProtocol(f"{channel}_crop{crop_border}_skip{skip}", channel, crop_border=crop_border,
@@ -147,5 +149,10 @@ def score_outputs(prediction: str | os.PathLike[str], ground_truth: str | os.Pat
             raise ValueError(f"{pred_path}: {pred.shape[0]} frames of {pred.shape[-1]}x{pred.shape[-2]}, the ground "
                              f"truth {true_path} has {true.shape[0]} of {true.shape[-1]}x{true.shape[-2]}")
         results[name] = evaluate_sequence(pred, true, protocol, temporal=temporal)
+        if lpips_model is not None:
+            from vidlearn.superres.lpips import tlp
+
+            kept = slice(protocol.skip_first, pred.shape[0] - protocol.skip_last)
+            results[name]["tlp"] = 100.0 * float(tlp(pred[kept], true[kept], lpips_model).mean())
     results["mean"] = mean_metrics(results)
     return results
