@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 TINY_QUICK = "data.synthetic.num_train=8 data.synthetic.num_test=4"
+SUPERRES_QUICK = ("data.samples_per_epoch=4 data.crop_size=32 data.clip_len=3 data.num_workers=0 train.max_epochs=1 "
+                  "model.kwargs.num_blocks=1 model.kwargs.num_filters=8 evaluate.synthetic_sequences=1 "
+                  "evaluate.synthetic_frames=6 evaluate.synthetic_size=[64,64]")
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
@@ -48,6 +51,11 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn train \$TINY .*", "quick", TINY_QUICK),
     (r"vidlearn evaluate \$TINY .*", "quick", TINY_QUICK),  # the 4 test videos the quick training made
     (r"vidlearn predict data/motion8/.*", "run", ""),
+    (r"vidlearn superres synth .*", "run", ""),
+    (r"vidlearn train configs/superres/frvsr/frvsr_3-32_synthetic_bd-x4_10x96_cpu\.yaml --work-dir runs/frvsr_cpu",
+     "quick", SUPERRES_QUICK),
+    (r"vidlearn superres (degrade|evaluate) scene.*", "run", ""),
+    (r"vidlearn upscale scene_lr .*", "run", ""),
 ]
 
 
