@@ -136,11 +136,12 @@ def demo_part(out_dir: str | Path, *, quick: bool = False, workers: int = 2, log
         "test": f"{count} held-out synthetic scenes of {frames} frames at 128x128 HR",
         "models": {name: rows[name] for name in ("bicubic", "sisr", "frvsr")},
         "size": f"SRNet {SIZE['num_blocks']} blocks x {SIZE['num_filters']} filters, bicubic LR skip",
-        "machine": machine_info(),
+        "machine": machine_info().as_dict(),
+        "machine_description": str(machine_info()),
         "total_seconds": time.perf_counter() - started,
         "quick": quick,
     }
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     (out_dir / "results.md").write_text(_markdown(results))
     log(_table(results))
     return json.loads((out_dir / "results.json").read_text())
@@ -157,8 +158,7 @@ def _table(results: dict[str, Any]) -> str:
 
 
 def _markdown(results: dict[str, Any]) -> str:
-    machine = results["machine"]
-    description = machine.get("description", "") if isinstance(machine, dict) else str(machine)
+    description = results["machine_description"]
     return "\n".join([
         "# vidlearn demo: video super-resolution (FRVSR)",
         "",
