@@ -21,14 +21,14 @@ def test_task_is_inherited_from_base_and_overridable(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("_base_: base.yaml\n")
     assert task_of(recipe) == "recognition"
-    with pytest.raises(ConfigError, match=r"r\.yaml: unknown task 'tracking'; known tasks: recognition$"):
+    with pytest.raises(ConfigError, match=r"r\.yaml: unknown task 'tracking'; known tasks: recognition(, \w+)*$"):
         task_of(recipe, ["optim.lr=0.1", "task=tracking"])
 
 
 def test_unknown_or_malformed_task_lists_the_known_ones(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("task: [recognition]\n")
-    with pytest.raises(ConfigError, match=r"unknown task \['recognition'\]; known tasks: recognition$"):
+    with pytest.raises(ConfigError, match=r"unknown task \['recognition'\]; known tasks: recognition(, \w+)*$"):
         task_of(recipe)
     with pytest.raises(ConfigError, match="known tasks: recognition"):
         get_task("nope")
