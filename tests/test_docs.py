@@ -32,6 +32,9 @@ DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 TINY_QUICK = "data.synthetic.num_train=8 data.synthetic.num_test=4"
 SOT_QUICK = ("data.synthetic.num_train=2 data.synthetic.num_val=1 data.synthetic.num_frames=4 "
              "data.synthetic.size=[48,48] data.batch_size=4 train.max_steps=2 train.max_epochs=2")
+SUPERRES_QUICK = ("data.samples_per_epoch=4 data.crop_size=32 data.clip_len=3 data.num_workers=0 train.max_epochs=1 "
+                  "model.kwargs.num_blocks=1 model.kwargs.num_filters=8 evaluate.synthetic_sequences=1 "
+                  "evaluate.synthetic_frames=6 evaluate.synthetic_size=[64,64]")
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
@@ -54,6 +57,11 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn sot track .*", "help", "vidlearn sot track --help"),  # reads ../shared/data and a trained run
     (r"vidlearn sot eval .*", "help", "vidlearn sot eval --help"),
     (r"python benchmarks/tracking/sot/bench_sot\.py.*", "skip", "minutes of timing"),
+    (r"vidlearn superres synth .*", "run", ""),
+    (r"vidlearn train configs/superres/frvsr/frvsr_3-32_synthetic_bd-x4_10x96_cpu\.yaml --work-dir runs/frvsr_cpu",
+     "quick", SUPERRES_QUICK),
+    (r"vidlearn superres (degrade|evaluate) scene.*", "run", ""),
+    (r"vidlearn upscale scene_lr .*", "run", ""),
 ]
 
 

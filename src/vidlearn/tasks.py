@@ -36,11 +36,13 @@ __all__ = ["DEFAULT_TASK", "DEMO_PARTS", "TASKS", "demo_part_module", "get_task"
 TASKS: dict[str, str] = {
     "recognition": "vidlearn.recognition.wing",
     "sot": "vidlearn.tracking.sot.wing",
+    "superres": "vidlearn.superres.wing",
 }
 
 #: ``vidlearn demo``'s parts, in the order they run: part name -> the module with ``demo_part``.
 DEMO_PARTS: dict[str, str] = {
     "recognition": "vidlearn.recognition.demo",
+    "superres": "vidlearn.superres.demo",
 }
 
 #: The task of a recipe that names none.

@@ -21,7 +21,8 @@ from vidlearn.cli.errors import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
 
-COMMAND_MODULES = ("demo", "train", "evaluate", "predict", "models", "data", "flow", "bench", "mot", "track", "sot")
+COMMAND_MODULES = ("demo", "train", "evaluate", "predict", "models", "data", "flow", "bench", "mot", "track", "sot",
+                   "superres", "upscale")
 
 
 class OneLineParser(argparse.ArgumentParser):

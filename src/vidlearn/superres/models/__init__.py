@@ -30,6 +30,7 @@ from vidlearn.superres.models.frvsr import (
     frvsr_10_128,
 )
 from vidlearn.superres.models.srnet import SRNet
+from vidlearn.superres.models.tecogan import TECOGAN_FRNET
 from vidlearn.superres.models.warp import backward_warp, depth_to_space, space_to_depth, upsample_flow
 from vidlearn.superres.models.zoo import PAPER
 
@@ -46,6 +47,7 @@ __all__ = [
     "MODEL_VARIANTS",
     "PAPER",
     "SISR",
+    "TECOGAN_FRNET",
     "FNet",
     "FRVSROutput",
     "FRVSRState",

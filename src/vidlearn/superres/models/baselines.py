@@ -115,8 +115,10 @@ class SlidingWindowVSR(nn.Module):
             lr_flow=flow.reshape(batch, length * pairs, 2, height, width),
         )
 
-    def forward(self, lr: Tensor) -> Tensor:
-        return self.forward_train(lr).hr
+    def forward(self, lr: Tensor, *, training_outputs: bool = False) -> Tensor | FRVSROutput:
+        """``(B, T, C, h, w) -> (B, T, C, s*h, s*w)`` (or :meth:`forward_train`'s output)."""
+        output = self.forward_train(lr)
+        return output if training_outputs else output.hr
 
     def _emit(self, state: SlidingWindowState) -> Tensor:
         window = state.window

@@ -186,9 +186,11 @@ class FRVSR(nn.Module):
             lr_flow=lr_flow.view(batch, length - 1, 2, height, width),
         )
 
-    def forward(self, lr: Tensor) -> Tensor:
-        """``(B, T, C, h, w) -> (B, T, C, s*h, s*w)``."""
-        return self.forward_train(lr).hr
+    def forward(self, lr: Tensor, *, training_outputs: bool = False) -> Tensor | FRVSROutput:
+        """``(B, T, C, h, w) -> (B, T, C, s*h, s*w)``; with ``training_outputs``, :meth:`forward_train`'s
+        :class:`FRVSROutput` (through ``forward``, so a ``DistributedDataParallel`` wrapper sees the call)."""
+        output = self.forward_train(lr)
+        return output if training_outputs else output.hr
 
 
 # The paper's sizes ("blocks-filters"): 10-128 is its main model and 3-64 its smallest; 10-64 is the
