@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 TINY_QUICK = "data.synthetic.num_train=8 data.synthetic.num_test=4"
+GEN_QUICK = ("data.motion.num_train=8 data.motion.num_test=8 data.batch_size=4 data.clip_len=4 model.kwargs.ch=2 "
+             "train.max_steps=1 evaluate.num_samples=8 evaluate.batch_size=8 evaluate.fvd.kwargs.width_multiplier=0.125")
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
@@ -48,6 +50,12 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn train \$TINY .*", "quick", TINY_QUICK),
     (r"vidlearn evaluate \$TINY .*", "quick", TINY_QUICK),  # the 4 test videos the quick training made
     (r"vidlearn predict data/motion8/.*", "run", ""),
+    (r"vidlearn train configs/generation/dvdgan/dvdgan-cpu_8x16_motion4\.yaml", "quick", GEN_QUICK),
+    (r"vidlearn generate --checkpoint runs/generation/.*", "help", "vidlearn generate --help"),  # needs a trained run
+    (r"vidlearn generate evaluate --checkpoint runs/generation/.*", "help", "vidlearn generate evaluate --help"),
+    (r"vidlearn demo generation", "help", "vidlearn demo --help"),  # about 2.5 minutes
+    (r"python -m vidlearn\.generation\.demo .*", "skip", "the full generation claim: about half an hour of CPU"),
+    (r"python benchmarks/generation/bench_generation\.py.*", "skip", "minutes of CPU; its table is in its README"),
 ]
 
 

@@ -21,7 +21,7 @@ from vidlearn.cli.errors import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
 
-COMMAND_MODULES = ("demo", "train", "evaluate", "predict", "models", "data", "flow", "bench", "mot", "track")
+COMMAND_MODULES = ("demo", "train", "evaluate", "predict", "models", "data", "flow", "bench", "mot", "track", "generate")
 
 
 class OneLineParser(argparse.ArgumentParser):
