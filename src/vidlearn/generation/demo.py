@@ -48,12 +48,12 @@ class GenerationDemoSettings:
     preset: str = "motion4"
     resolution: int = 16
     num_frames: int = 8
-    num_train: int = 384
+    num_train: int = 256
     num_test: int = 128
     judge_epochs: int = 4
-    steps: int = 120
+    steps: int = 100
     batch_size: int = 16
-    ch: int = 8
+    ch: int = 4
     eval_every: int = 0
     per_class: int = 32
     fvd_samples: int = 128
@@ -174,6 +174,9 @@ def run_demo(out_dir: str | Path, *, settings: GenerationDemoSettings | None = N
         cfg = demo_recipe(settings, temporal=temporal, work_dir=work_dir)
         log(f"[generation] training {name} ({'D_S + D_T' if temporal else 'D_S only'}): {settings.steps} steps")
         run = train(cfg, resume=None, final_eval=False, real_clips=real_train)
+        if run.interrupted:  # SIGTERM: the engine saved a checkpoint; a half-trained GAN is not worth scoring
+            log(f"[generation] interrupted while training {name}; its checkpoint is in {work_dir}")
+            raise KeyboardInterrupt
         checkpoints = sorted((work_dir / "checkpoints").glob("*.pt"), key=_step_of)
         curve = [score(path) for path in checkpoints]
         final = curve[-1]
@@ -257,12 +260,12 @@ def _comparison_picture(strips: dict[str, torch.Tensor], verdicts: dict[str, lis
     import matplotlib.pyplot as plt
 
     names = [name for name, _ in RUNS]
-    figure, axes = plt.subplots(len(classes), len(names), figsize=(6.5 * len(names), 1.3 * len(classes) + 1.2),
+    figure, axes = plt.subplots(len(classes), len(names), figsize=(6.5 * len(names), 1.4 * len(classes) + 1.4),
                                 squeeze=False)
     for column, name in enumerate(names):
         clips = strips[name].add(1).div(2).clamp(0, 1)  # (K, 3, T, H, W)
         for row, clip in enumerate(clips):
-            frames = clip.permute(2, 0, 1, 3)  # (T, 3, H, W) -> a strip
+            frames = clip.transpose(0, 1)  # (T, 3, H, W) -> a strip
             strip = torch.cat([torch.nn.functional.pad(f, (0, 1, 0, 0), value=1.0) for f in frames], dim=2)
             axis = axes[row][column]
             axis.imshow(strip.permute(1, 2, 0).numpy(), interpolation="nearest")
@@ -270,12 +273,16 @@ def _comparison_picture(strips: dict[str, torch.Tensor], verdicts: dict[str, lis
             axis.set_yticks([])
             said = classes[verdicts[name][row]]
             mark = "right" if said == classes[row] else "wrong"
-            axis.set_title(f"asked {classes[row]} -> judge: {said} ({mark})", fontsize=9,
+            axis.set_title(f"asked {classes[row]} -> judge: {said} ({mark})", fontsize=10,
                            color="green" if mark == "right" else "red")
-        axes[0][column].annotate(f"{name}: {results[name]['sample_accuracy']:.0f}% recognised (chance "
-                                 f"{results['chance']:.0f}%)", (0.5, 1.6), xycoords="axes fraction", ha="center",
-                                 fontsize=12, weight="bold")
-    figure.suptitle("DVD-GAN samples, frames left to right; the class is the direction of motion", y=0.995)
+            if row == 0:
+                axis.set_title(f"{name} ({'D_S + D_T' if name == 'dvdgan' else 'D_S only'}): "
+                               f"{results[name]['sample_accuracy']:.0f}% recognised\n\n", fontsize=12,
+                               weight="bold", loc="center", color="black")
+                axis.text(0.5, 1.08, f"asked {classes[row]} -> judge: {said} ({mark})", fontsize=10,
+                          transform=axis.transAxes, ha="center", color="green" if mark == "right" else "red")
+    figure.suptitle(f"DVD-GAN samples, frames left to right; the class is the direction of motion "
+                    f"(chance {results['chance']:.0f}%)", y=0.995)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

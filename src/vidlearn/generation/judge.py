@@ -96,8 +96,10 @@ def train_judge(train_clips: Dataset, *, classes: list[str], num_frames: int, re
     trainer = Trainer(model, _JudgeInputs(train_clips, _protocol(num_frames)), step_fn=ClassificationStep(),
                       optim=OptimConfig(name="adamw", lr=lr, weight_decay=1e-4),
                       schedule=ScheduleConfig(name="cosine", warmup_epochs=0.5), config=config,
-                      batch_size=batch_size, num_workers=num_workers, drop_last=True)
-    trainer.fit(resume=None)
+                      batch_size=min(batch_size, len(train_clips)), num_workers=num_workers,  # type: ignore[arg-type]
+                      drop_last=True)
+    if trainer.fit(resume=None).interrupted:  # SIGTERM: a half-trained judge would judge wrongly
+        raise KeyboardInterrupt
     path = save_weights(model, work_dir / "judge.safetensors",
                         metadata={"model": JUDGE_MODEL, "kwargs": kwargs, "num_classes": len(classes),
                                   "classes": list(classes), "input": f"{num_frames} frames repeated to "
