@@ -36,6 +36,7 @@ def test_a_smoke_run_writes_every_file(tmp_path: Path) -> None:
     assert written["dvdgan"]["temporal_discriminator"] and not written["dvdgan_no_dt"]["temporal_discriminator"]
     accuracy = written["protocols"]["sample_accuracy"]
     assert accuracy["feature_network"] == "c3d" and accuracy["repeat_frames"] == 2 and accuracy["clip_length"] == 8
+    assert accuracy["resize"] == [32, 32]  # 16x16 samples upsampled for the judge, as its real clips were
     assert written["protocols"]["fvd"]["weights"].startswith("none (random")
     assert "| dvdgan | D_S + D_T |" in (tmp_path / "results.md").read_text()
     assert results["judge"]["model"] == "c3d" and any("judge (C3D)" in line for line in lines)

@@ -58,5 +58,6 @@ def test_repeat_frames_slows_the_clip_for_a_16_frame_network() -> None:
     with pytest.raises(ValueError, match="repeat_frames must be >= 1"):
         prepare_clips(clips, FVDProtocol(resize=None, clip_length=4, repeat_frames=0))
     assert judge_scorer(8).repeat_frames == 2 and judge_scorer(16).repeat_frames == 1
+    assert judge_scorer(8, resolution=16).resize == (32, 32) and judge_scorer(8, resolution=64).resize is None
     with pytest.raises(ValueError, match="clips of 6 frames cannot be repeated"):
         judge_scorer(6)

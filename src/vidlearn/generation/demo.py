@@ -136,10 +136,11 @@ def run_demo(out_dir: str | Path, *, settings: GenerationDemoSettings | None = N
     judge, judge_path = train_judge(real_train, classes=classes, num_frames=settings.num_frames,
                                     resolution=settings.resolution, work_dir=judge_dir, epochs=settings.judge_epochs,
                                     seed=settings.seed)
-    judge_real = judge_accuracy(judge, real_test, num_frames=settings.num_frames)
+    judge_real = judge_accuracy(judge, real_test, num_frames=settings.num_frames, resolution=settings.resolution)
     judge_seconds = time.perf_counter() - judge_started
     log(f"[generation] judge (C3D) on held-out real clips: {judge_real:.1f}% ({judge_seconds:.0f} s)")
-    accuracy_protocol = scorer_protocol(judge_scorer(settings.num_frames, str(judge_path)), kind="accuracy",
+    accuracy_protocol = scorer_protocol(judge_scorer(settings.num_frames, str(judge_path), resolution=settings.resolution),
+                                        kind="accuracy",
                                         clip_length=settings.num_frames, num_samples=settings.per_class * len(classes),
                                         real_split="-")
 
