@@ -179,6 +179,9 @@ def run_demo(out_dir: str | Path, *, settings: GenerationDemoSettings | None = N
             log(f"[generation] interrupted while training {name}; its checkpoint is in {work_dir}")
             raise KeyboardInterrupt
         checkpoints = sorted((work_dir / "checkpoints").glob("*.pt"), key=_step_of)
+        # The engine also saves at every epoch end: score the eval_every points and the last only.
+        checkpoints = [path for path in checkpoints[:-1]
+                       if settings.eval_every and _step_of(path) % settings.eval_every == 0] + checkpoints[-1:]
         curve = [score(path) for path in checkpoints]
         final = curve[-1]
         results[name] = {
