@@ -35,6 +35,8 @@ SOT_QUICK = ("data.synthetic.num_train=2 data.synthetic.num_val=1 data.synthetic
 SUPERRES_QUICK = ("data.samples_per_epoch=4 data.crop_size=32 data.clip_len=3 data.num_workers=0 train.max_epochs=1 "
                   "model.kwargs.num_blocks=1 model.kwargs.num_filters=8 evaluate.synthetic_sequences=1 "
                   "evaluate.synthetic_frames=6 evaluate.synthetic_size=[64,64]")
+GEN_QUICK = ("data.motion.num_train=8 data.motion.num_test=8 data.batch_size=4 data.clip_len=4 model.kwargs.ch=2 "
+             "train.max_steps=1 evaluate.num_samples=8 evaluate.batch_size=8 evaluate.fvd.kwargs.width_multiplier=0.125")
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
@@ -62,6 +64,12 @@ POLICY: list[tuple[str, str, str]] = [
      "quick", SUPERRES_QUICK),
     (r"vidlearn superres (degrade|evaluate) scene.*", "run", ""),
     (r"vidlearn upscale scene_lr .*", "run", ""),
+    (r"vidlearn train configs/generation/dvdgan/dvdgan-cpu_8x16_motion4\.yaml", "quick", GEN_QUICK),
+    (r"vidlearn generate --checkpoint runs/generation/.*", "help", "vidlearn generate --help"),  # needs a trained run
+    (r"vidlearn generate evaluate --checkpoint runs/generation/.*", "help", "vidlearn generate evaluate --help"),
+    (r"vidlearn demo generation", "help", "vidlearn demo --help"),  # about 2.5 minutes
+    (r"python -m vidlearn\.generation\.demo .*", "skip", "the full generation claim: about half an hour of CPU"),
+    (r"python benchmarks/generation/bench_generation\.py.*", "skip", "minutes of CPU; its table is in its README"),
 ]
 
 

@@ -37,12 +37,14 @@ TASKS: dict[str, str] = {
     "recognition": "vidlearn.recognition.wing",
     "sot": "vidlearn.tracking.sot.wing",
     "superres": "vidlearn.superres.wing",
+    "generation": "vidlearn.generation.wing",
 }
 
 #: ``vidlearn demo``'s parts, in the order they run: part name -> the module with ``demo_part``.
 DEMO_PARTS: dict[str, str] = {
     "recognition": "vidlearn.recognition.demo",
     "superres": "vidlearn.superres.demo",
+    "generation": "vidlearn.generation.demo",
 }
 
 #: The task of a recipe that names none.

@@ -22,7 +22,7 @@ from vidlearn.cli.errors import CLIError
 __all__ = ["CLIError", "build_parser", "main"]
 
 COMMAND_MODULES = ("demo", "train", "evaluate", "predict", "models", "data", "flow", "bench", "mot", "track", "sot",
-                   "superres", "upscale")
+                   "superres", "upscale", "generate")
 
 
 class OneLineParser(argparse.ArgumentParser):

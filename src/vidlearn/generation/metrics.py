@@ -66,7 +66,8 @@ class FVDProtocol:
     model name) loaded from ``weights`` (the file name; ``None``: random initialisation, comparable to
     nothing). ``feature_layer`` is ``"logits"`` (the network's class scores: the published FVD's 400
     I3D logits) or ``"features"`` (``forward_features``, I3D's 1024-d pooled map). ``clip_length``
-    frames per clip, ``num_samples`` clips per side; ``real_split`` names the real data.
+    frames per clip, each shown ``repeat_frames`` times in a row to the network (a C3D that needs 16
+    frames scoring 8-frame clips: 2), ``num_samples`` clips per side; ``real_split`` names the real data.
     """
 
     feature_network: str = "i3d"
@@ -80,6 +81,7 @@ class FVDProtocol:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     clip_length: int = 16
+    repeat_frames: int = 1
     num_samples: int = 2048
     real_split: str = "train"
     notes: str = ""
@@ -111,6 +113,7 @@ class ISProtocol:
     mean: tuple[float, float, float] = (90.25, 97.66, 101.41)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     clip_length: int = 16
+    repeat_frames: int = 1
     num_samples: int = 10_000
     splits: int = 10
     notes: str = ""
@@ -191,6 +194,8 @@ def prepare_clips(clips: torch.Tensor, protocol: FVDProtocol | ISProtocol) -> to
     """Clips ``(B, 3, T, H, W)`` in [-1, 1] -> the feature network's input under ``protocol``."""
     if clips.ndim != 5 or clips.shape[1] != 3:
         raise ValueError(f"clips must be (B, 3, T, H, W) in [-1, 1], got shape {tuple(clips.shape)}")
+    if protocol.repeat_frames < 1:
+        raise ValueError(f"repeat_frames must be >= 1, got {protocol.repeat_frames}")
     if clips.shape[2] != protocol.clip_length:
         raise ValueError(f"the protocol's clip_length is {protocol.clip_length} frames, the clips have "
                          f"{clips.shape[2]}")
@@ -216,7 +221,10 @@ def prepare_clips(clips: torch.Tensor, protocol: FVDProtocol | ISProtocol) -> to
     mean = torch.tensor(protocol.mean, dtype=x.dtype, device=x.device)[:, None, None]
     std = torch.tensor(protocol.std, dtype=x.dtype, device=x.device)[:, None, None]
     x = (x - mean) / std
-    return x.view(batch, frames, channels, *x.shape[-2:]).transpose(1, 2).contiguous()
+    x = x.view(batch, frames, channels, *x.shape[-2:]).transpose(1, 2)
+    if protocol.repeat_frames > 1:  # (f0, f0, f1, f1, ...): the clip slowed down, its motion kept
+        x = x.repeat_interleave(protocol.repeat_frames, dim=2)
+    return x.contiguous()
 
 
 def _batches(clips: torch.Tensor | Iterable[torch.Tensor], batch_size: int) -> Iterable[torch.Tensor]:

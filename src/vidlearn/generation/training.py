@@ -41,6 +41,7 @@ __all__ = [
     "DVDGANStep",
     "GANRun",
     "GenerationClips",
+    "NonFiniteLossError",
     "SampleGridCallback",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
@@ -86,9 +87,16 @@ def orthogonal_regularization(module: nn.Module, strength: float,
     return strength * total
 
 
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """A GAN loss became NaN or infinite; raised before any update, so the weights are the last good ones.
+
+    A ``ValueError`` too, so that the command line reports it in one line.
+    """
+
+
 def _check_finite(name: str, value: torch.Tensor, ctx: Any) -> None:
     if not torch.isfinite(value):
-        raise FloatingPointError(
+        raise NonFiniteLossError(
             f"DVD-GAN training: {name} is {value.item()} at batch {ctx.batch_index} of the epoch; stopping "
             "before any update, so the last checkpoint in the work_dir is the last good state (lower the "
             "learning rates or check the data)"
@@ -294,14 +302,23 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
           num_workers: int = 0, seed: int = 0, device: str = "auto", amp: str = "none",
           deterministic: bool = False, checkpoint_every_steps: int = 0, log_every_steps: int = 10,
           progress_bar: bool = False, samples_per_class: int = 2, truncation: float | None = None,
-          resume: str | Path | None = None, callbacks: Sequence[Callback] = ()) -> GANRun:
+          resume: str | Path | None = None, callbacks: Sequence[Callback] = (),
+          trainer_config: TrainerConfig | None = None, recipe: Any = None,
+          resume_changeable_keys: Sequence[str] = (), allow_changed_config: bool = False) -> GANRun:
     """Train DVD-GAN on ``dataset`` (items ``(clip (C, T, H, W) in [-1, 1], class, ...)``) with the engine.
 
     ``model`` is a registered name (built with ``num_classes``, default ``dataset.classes``' length, and
     ``model_kwargs``) or a ready :class:`DVDGAN`. ``temporal_discriminator=False`` trains without D_T
     (the ablation). The engine's checkpoints hold ``g``, ``d_spatial``, ``d_temporal``, the optimisers
     ``g`` and ``d`` and the EMA of ``g``; ``resume="auto"`` continues the latest one.
+
+    ``trainer_config`` (a recipe's ``train`` section) replaces the loop settings given one by one
+    (``max_epochs`` ... ``progress_bar``); ``recipe`` is saved in the run config (``run["recipe"]``), and a
+    resume under a recipe that differs but in ``resume_changeable_keys`` (dotted keys of the run config,
+    e.g. ``recipe.train.max_epochs``) is refused unless ``allow_changed_config``.
     """
+    if trainer_config is not None:
+        seed = trainer_config.seed
     model_name = model if isinstance(model, str) else getattr(model, "vidlearn_name", None)
     kwargs: dict[str, Any] = {}
     if isinstance(model, str):
@@ -327,10 +344,15 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
     models: dict[str, nn.Module] = {"g": g, "d_spatial": gan.spatial_discriminator}
     if gan.temporal_discriminator is not None:
         models["d_temporal"] = gan.temporal_discriminator
-    config = TrainerConfig(max_epochs=max_epochs, max_steps=max_steps, seed=seed, device=device, amp=amp,  # type: ignore[arg-type]
-                           deterministic=deterministic, work_dir=str(work_dir), progress_bar=progress_bar,
-                           checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
-                           eval_every_epochs=0)
+    if trainer_config is not None:
+        from dataclasses import replace
+
+        config = replace(trainer_config, work_dir=str(work_dir), eval_every_epochs=0)
+    else:
+        config = TrainerConfig(max_epochs=max_epochs, max_steps=max_steps, seed=seed, device=device, amp=amp,  # type: ignore[arg-type]
+                               deterministic=deterministic, work_dir=str(work_dir), progress_bar=progress_bar,
+                               checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
+                               eval_every_epochs=0)
     # What load_generator needs to rebuild G from a checkpoint (saved in it and in config.yaml).
     run_config = {
         "model": model_name, "model_kwargs": kwargs, "num_classes": g.num_classes,
@@ -339,6 +361,10 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
         "betas": list(betas), "d_steps": d_steps, "ortho_reg": ortho_reg, "ema_decay": ema_decay,
         "ema_start_step": ema_start_step, "temporal_discriminator": gan.temporal_discriminator is not None,
     }
+    if recipe is not None:
+        from vidlearn.engine.config import config_to_dict
+
+        run_config["recipe"] = config_to_dict(recipe)
     grids = SampleGridCallback(num_classes=g.num_classes, z_dim=g.z_dim, per_class=samples_per_class,
                                truncation=truncation, seed=seed)
     trainer = Trainer(
@@ -349,8 +375,9 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
         optimizer_models={"g": ["g"], "d": [name for name in models if name != "g"]},
         ema={"g": ema_decay}, ema_start_step=ema_start_step, config=config, batch_size=batch_size,
         num_workers=num_workers, drop_last=True, callbacks=[grids, *callbacks], run_config=run_config,
+        resume_changeable_keys=resume_changeable_keys,
     )
-    history = trainer.fit(resume=resume)
+    history = trainer.fit(resume=resume, allow_changed_config=allow_changed_config)
     return GANRun(model=gan, trainer=trainer, history=history, sample_grids=list(grids.paths))
 
 

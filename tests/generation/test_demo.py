@@ -1,0 +1,42 @@
+"""The generation demo part at a smoke size: its files, its results.json layout and its protocols."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vidlearn.generation.demo import GenerationDemoSettings, demo_recipe, run_demo
+from vidlearn.tasks import DEMO_PARTS, demo_part_module
+
+
+def test_the_part_is_registered_and_its_recipe_is_the_cpu_recipe_at_demo_size(tmp_path: Path) -> None:
+    assert DEMO_PARTS["generation"] == "vidlearn.generation.demo"
+    assert callable(demo_part_module("generation").demo_part)
+    with_dt = demo_recipe(GenerationDemoSettings(), temporal=True, work_dir=tmp_path)
+    without = demo_recipe(GenerationDemoSettings(), temporal=False, work_dir=tmp_path)
+    assert with_dt.model.temporal_discriminator and not without.model.temporal_discriminator
+    assert (with_dt.gan.g_lr, with_dt.gan.d_lr, with_dt.gan.betas) == (1e-4, 5e-4, (0.0, 0.999))
+    assert with_dt.model.kwargs == {"resolution": 16, "ch": 4, "k": 4} and with_dt.data.motion.preset == "motion4"
+
+
+def test_a_smoke_run_writes_every_file(tmp_path: Path) -> None:
+    settings = GenerationDemoSettings(num_train=8, num_test=8, judge_epochs=1, steps=1, batch_size=4, ch=1,
+                                      per_class=1, fvd_samples=4)
+    lines: list[str] = []
+    results = run_demo(tmp_path, settings=settings, log=lines.append)
+    for name in ("results.json", "results.md", "comparison.png", "real.gif", "samples_dvdgan.gif",
+                 "samples_dvdgan_no_dt.mp4", "judge/judge.safetensors"):
+        assert (tmp_path / name).is_file(), name
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["chance"] == 25.0 and written["classes"][0] == "move_right"
+    for name in ("dvdgan", "dvdgan_no_dt"):
+        row = written[name]
+        assert row["sample_accuracy"] in (0.0, 25.0, 50.0, 75.0, 100.0)  # 1 sample of each of 4 classes
+        assert row["steps"] == 1 and len(row["per_class"]) == 4 and row["fvd"] >= 0
+    assert written["dvdgan"]["temporal_discriminator"] and not written["dvdgan_no_dt"]["temporal_discriminator"]
+    accuracy = written["protocols"]["sample_accuracy"]
+    assert accuracy["feature_network"] == "c3d" and accuracy["repeat_frames"] == 2 and accuracy["clip_length"] == 8
+    assert accuracy["resize"] == [32, 32]  # 16x16 samples upsampled for the judge, as its real clips were
+    assert written["protocols"]["fvd"]["weights"].startswith("none (random")
+    assert "| dvdgan | D_S + D_T |" in (tmp_path / "results.md").read_text()
+    assert results["judge"]["model"] == "c3d" and any("judge (C3D)" in line for line in lines)
