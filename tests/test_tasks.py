@@ -21,14 +21,15 @@ def test_task_is_inherited_from_base_and_overridable(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("_base_: base.yaml\n")
     assert task_of(recipe) == "recognition"
-    with pytest.raises(ConfigError, match=r"r\.yaml: unknown task 'tracking'; known tasks: recognition$"):
-        task_of(recipe, ["optim.lr=0.1", "task=tracking"])
+    known = ", ".join(sorted(TASKS))
+    with pytest.raises(ConfigError, match=rf"r\.yaml: unknown task 'nosuchtask'; known tasks: {known}$"):
+        task_of(recipe, ["optim.lr=0.1", "task=nosuchtask"])
 
 
 def test_unknown_or_malformed_task_lists_the_known_ones(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("task: [recognition]\n")
-    with pytest.raises(ConfigError, match=r"unknown task \['recognition'\]; known tasks: recognition$"):
+    with pytest.raises(ConfigError, match=rf"unknown task \['recognition'\]; known tasks: {', '.join(sorted(TASKS))}$"):
         task_of(recipe)
     with pytest.raises(ConfigError, match="known tasks: recognition"):
         get_task("nope")
@@ -64,6 +65,7 @@ def test_every_demo_part_module_has_a_demo_part_function() -> None:
 
 def test_demo_rejects_an_unknown_part_naming_it(capsys) -> None:
     from vidlearn.cli.main import main
+    from vidlearn.tasks import DEMO_PARTS
 
     assert main(["demo", "recognition", "trackin"]) == 2
-    assert "unknown demo part 'trackin'; the parts are: recognition" in capsys.readouterr().err
+    assert f"unknown demo part 'trackin'; the parts are: {', '.join(DEMO_PARTS)}" in capsys.readouterr().err

@@ -35,11 +35,13 @@ __all__ = ["DEFAULT_TASK", "DEMO_PARTS", "TASKS", "demo_part_module", "get_task"
 #: Task name -> the wing's entry module (imported on first use).
 TASKS: dict[str, str] = {
     "recognition": "vidlearn.recognition.wing",
+    "tracking": "vidlearn.tracking.wing",
 }
 
 #: ``vidlearn demo``'s parts, in the order they run: part name -> the module with ``demo_part``.
 DEMO_PARTS: dict[str, str] = {
     "recognition": "vidlearn.recognition.demo",
+    "tracking": "vidlearn.tracking.demo",
 }
 
 #: The task of a recipe that names none.

@@ -101,7 +101,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     line = _error_line(capsys, "track", "--tracker", "sort", "--detections", tmp_path / "none.txt", "-o", tmp_path / "r")
     assert "detections file" in line and "none.txt does not exist" in line
     line = _error_line(capsys, "track", "--tracker", "sort", det, "-o", tmp_path / "r")
-    assert "is not a MOTChallenge sequence folder" in line
+    assert "det.txt is not a video or a MOTChallenge sequence folder (a detection file goes after --detections)" in line
     line = _error_line(capsys, "track", "--tracker", "sort", "--detections", det, "--min-hits", "-1", "-o", tmp_path / "r")
     assert "min_hits must be an integer >= 0, got -1" in line
     assert not (tmp_path / "r").exists()
