@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reid", default=None, metavar="MODEL",
                         help="appearance features from the frames: a deepsort_reid checkpoint, an ONNX re-ID "
                         "model (e.g. OSNet), or TORCHVISION_NAME:WEIGHTS (DeepSORT only)")
+    parser.add_argument("--reid-crop", choices=("auto", "keep-aspect", "stretch"), default="auto",
+                        help="how boxes become crops: widened to the crop's aspect first (deep_sort's way, the "
+                        "default for deepsort_reid) or stretched (torchreid's way, the default for ONNX and "
+                        "torchvision models; the synthetic recipe's deepsort_reid needs it)")
     parser.add_argument("--video", type=Path, default=None, metavar="OVERLAY",
                         help="write the frames with the tracks drawn (ids, a colour per id, trails)")
     parser.add_argument("--device", default="cpu", help="device of the detector and re-ID model (default cpu)")
@@ -155,7 +159,8 @@ def _track_frames(args, sequence, tracker, detections, num_frames):
     if args.reid is not None:
         from vidlearn.tracking.appearance import create_embedder
 
-        embedder = create_embedder(args.reid, device=args.device)
+        keep_aspect = {"auto": None, "keep-aspect": True, "stretch": False}[args.reid_crop]
+        embedder = create_embedder(args.reid, device=args.device, keep_aspect=keep_aspect)
     elif detections is not None and (args.no_features or args.tracker != "deepsort"):
         detections.features = None
     from vidlearn.tracking.pipeline import track_sequence

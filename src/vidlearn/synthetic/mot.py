@@ -4,10 +4,10 @@ A sequence is a :class:`~vidlearn.synthetic.scene.SceneSpec` built for tracking'
 
 * look-alike objects: one shape for the whole scene, two base colours, each object told apart only by its
   own texture (so IoU and motion cannot tell two crossing objects apart, appearance can);
-* crossing paths: objects swing left and right across the view (``x = anchor + A sin(2 pi t / P + phi)``)
-  in a few shared lanes, so they meet, overlap and pass in front of one another again and again;
+* crossing paths: objects go round circles of different centres and radii near the middle of the view, in
+  both directions, at constant speed, so they meet, overlap and pass in front of one another again and again;
 * occlusions: untracked pillars drawn in front of everything hide objects passing behind them for several
-  frames; and objects occlude one another in their lanes;
+  frames, and objects occlude one another where their paths cross;
 * camera motion: a slow sway of the whole view (:class:`~vidlearn.synthetic.scene.Camera` shake).
 
 :func:`render_mot_sequence` renders one (in chunks of frames, so memory stays bounded) and returns the frames
@@ -50,9 +50,9 @@ _FORMAT_VERSION = 1
 class MotSceneConfig:
     """How hard a synthetic tracking sequence is.
 
-    ``num_objects`` tracked objects in ``num_objects // 2`` lanes (pairs share a lane and cross);
-    ``num_occluders`` untracked pillars in front; ``radius`` the objects' circumradius range in world units
-    (the short image side is 1); ``swing_period`` the range of frames of one left-right-left swing;
+    ``num_objects`` tracked objects on crossing circular paths; ``num_occluders`` untracked pillars in front;
+    ``radius`` the objects' circumradius range in world units (the short image side is 1); ``path_period``
+    the range of frames of one turn around a path;
     ``camera_sway`` the amplitude ``(x, y)`` of the view's sway in world units (0 for a still camera);
     ``look_alike`` one shape and two colours for all objects (else shapes and colours vary).
     """
@@ -62,7 +62,7 @@ class MotSceneConfig:
     size: tuple[int, int] = (192, 256)
     num_occluders: int = 2
     radius: tuple[float, float] = (0.07, 0.085)
-    swing_period: tuple[float, float] = (70.0, 130.0)
+    path_period: tuple[float, float] = (140.0, 220.0)
     camera_sway: tuple[float, float] = (0.04, 0.02)
     look_alike: bool = True
     fps: int = 25
@@ -93,22 +93,22 @@ def sample_mot_scene(seed: int, config: MotSceneConfig = MotSceneConfig()) -> tu
     texture_amplitudes = rng.uniform(-0.3, 0.3, (count, modes, 3))
     texture_phases = rng.uniform(0, 2 * math.pi, (count, modes))
 
-    lanes = max(1, count // 2)
-    lane_y = (np.arange(lanes) + 0.5) / lanes * extent[1] * 0.8 + 0.1 * extent[1]
-    lane = rng.permutation(np.arange(count) % lanes)
-    anchor = np.stack([rng.uniform(0.4, 0.6, count) * extent[0], lane_y[lane] + rng.normal(0, 0.015, count)], 1)
-    swing = np.stack([rng.uniform(0.3, 0.42, count) * extent[0], rng.uniform(0.0, 0.03, count)], 1)
-    period = rng.uniform(*config.swing_period, count)
-    # One sine per object moves it along x and a little along y (its lane is not a straight line).
+    # Circular paths around centres near the middle of the view: every two circles cross, so objects meet,
+    # overlap and pass in front of one another again and again, at a constant speed (a gentle turn, which
+    # a constant-velocity Kalman filter follows) in both directions.
+    anchor = extent / 2 + rng.normal(0.0, 0.08, (count, 2)) * extent
+    radius_of_path = rng.uniform(0.22, 0.36, count) * extent[1]
+    period = rng.uniform(*config.path_period, count)
+    direction = rng.choice([-1.0, 1.0], count)
     objects = Objects.static(
         shape=shapes, color=np.clip(colors, 0, 1), anchor=anchor, radius=rng.uniform(*config.radius, count),
-        oscillation_amplitude=swing, oscillation_period=period,
-        oscillation_phase=rng.uniform(0, 2 * math.pi, count),
+        orbit_radius=radius_of_path, orbit_phase=rng.uniform(0, 2 * math.pi, count),
+        angular_velocity=direction * 2 * math.pi / period,
         texture_frequencies=texture_frequencies, texture_amplitudes=texture_amplitudes,
         texture_phases=texture_phases,
     )
     if pillars:
-        pillar_x = (np.arange(pillars) + 1) / (pillars + 1) * extent[0] + rng.normal(0, 0.03, pillars)
+        pillar_x = extent[0] / 2 + (np.arange(pillars) - (pillars - 1) / 2) * 0.35 * extent[1]
         grey = np.full((pillars, 3), rng.uniform(0.35, 0.6))
         occluders = Objects.static(
             shape=np.full(pillars, 1), color=grey, anchor=np.stack([pillar_x, np.full(pillars, extent[1] / 2)], 1),

@@ -80,19 +80,26 @@ def load_reid_model(path: str | os.PathLike, device: str = "cpu") -> ReIDWideRes
 
 
 class ReIDEmbedder:
-    """``deepsort_reid`` features (128-d by default); ``model`` a network or a checkpoint path."""
+    """``deepsort_reid`` features (128-d by default); ``model`` a network or a checkpoint path.
 
-    def __init__(self, model: ReIDWideResNet | str | os.PathLike, *, device: str = "cpu", batch_size: int = 256) -> None:
+    ``keep_aspect`` widens each box to the crop's 1:2 aspect about its centre first, as deep_sort does for
+    people; ``False`` stretches the box to the crop (for a network trained that way, such as the synthetic
+    recipe's).
+    """
+
+    def __init__(self, model: ReIDWideResNet | str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
+                 keep_aspect: bool = True) -> None:
         self.model = model.eval().to(device) if isinstance(model, nn.Module) else load_reid_model(model, device)
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.crop_size = self.model.input_size
+        self.keep_aspect = keep_aspect
 
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor, boxes: np.ndarray | torch.Tensor,
                  frame_index: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
         crops = crop_boxes(frames.to(self.device), torch.as_tensor(boxes), None if frame_index is None
-                           else torch.as_tensor(frame_index), size=self.crop_size)
+                           else torch.as_tensor(frame_index), size=self.crop_size, keep_aspect=self.keep_aspect)
         if len(crops) == 0:
             return np.zeros((0, self.model.fc.out_features), dtype=np.float32)
         parts = [self.model.embed(crops[i:i + self.batch_size]) for i in range(0, len(crops), self.batch_size)]
@@ -102,12 +109,13 @@ class ReIDEmbedder:
 class OnnxEmbedder:
     """An ONNX re-ID network through onnxruntime; crops normalised with ``mean`` / ``std`` (ImageNet's).
 
-    The crop size is the graph's input size (``(256, 128)`` for OSNet); a graph with a fixed batch size of 1
-    is run once per crop, one with a free batch dimension once per call.
+    The crop size is the graph's input size (``(256, 128)`` for OSNet); boxes are stretched to it, as
+    torchreid's training resized them (``keep_aspect=True`` widens them first, as deep_sort does). A graph with
+    a fixed batch size of 1 is run once per crop, one with a free batch dimension once per call.
     """
 
     def __init__(self, path: str | os.PathLike, *, mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD, threads: int | None = None) -> None:
+                 std: Sequence[float] = IMAGENET_STD, threads: int | None = None, keep_aspect: bool = False) -> None:
         try:
             import onnxruntime
         except ImportError:
@@ -132,11 +140,12 @@ class OnnxEmbedder:
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         self.feature_dim = self.session.get_outputs()[0].shape[-1]
+        self.keep_aspect = keep_aspect
 
     def __call__(self, frames: torch.Tensor, boxes: np.ndarray | torch.Tensor,
                  frame_index: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
         crops = crop_boxes(frames, torch.as_tensor(boxes), None if frame_index is None else torch.as_tensor(frame_index),
-                           size=self.crop_size)
+                           size=self.crop_size, keep_aspect=self.keep_aspect)
         if len(crops) == 0:
             return np.zeros((0, int(self.feature_dim) if isinstance(self.feature_dim, int) else 0), dtype=np.float32)
         inputs = ((crops - self.mean) / self.std).numpy()
@@ -182,6 +191,7 @@ class TorchvisionEmbedder:
         self.model = model.eval().to(device)
         self.device = torch.device(device)
         self.crop_size = tuple(int(s) for s in crop_size)
+        self.keep_aspect = False
         self.batch_size = batch_size
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
@@ -190,19 +200,22 @@ class TorchvisionEmbedder:
     def __call__(self, frames: torch.Tensor, boxes: np.ndarray | torch.Tensor,
                  frame_index: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
         crops = crop_boxes(frames.to(self.device), torch.as_tensor(boxes), None if frame_index is None
-                           else torch.as_tensor(frame_index), size=self.crop_size)
+                           else torch.as_tensor(frame_index), size=self.crop_size, keep_aspect=self.keep_aspect)
         crops = (crops - self.mean) / self.std
         parts = [self.model(crops[i:i + self.batch_size]).flatten(1) for i in range(0, len(crops), self.batch_size)]
         return _normalised(torch.cat(parts)) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
-def create_embedder(spec: str | os.PathLike, *, device: str = "cpu"):
+def create_embedder(spec: str | os.PathLike, *, device: str = "cpu", keep_aspect: bool | None = None):
     """An embedder from a command-line spec: ``MODEL.onnx``, ``TORCHVISION_NAME:WEIGHTS`` or a
-    ``deepsort_reid`` checkpoint."""
+    ``deepsort_reid`` checkpoint; ``keep_aspect=None`` keeps each embedder's own default."""
     text = str(spec)
     name, colon, weights = text.partition(":")
+    options = {} if keep_aspect is None else {"keep_aspect": keep_aspect}
     if text.lower().endswith(".onnx"):
-        return OnnxEmbedder(text)
+        return OnnxEmbedder(text, **options)
     if colon and name.isidentifier() and not Path(text).exists():
-        return TorchvisionEmbedder(name, weights, device=device)
-    return ReIDEmbedder(text, device=device)
+        embedder = TorchvisionEmbedder(name, weights, device=device)
+        embedder.keep_aspect = bool(keep_aspect)
+        return embedder
+    return ReIDEmbedder(text, device=device, **options)

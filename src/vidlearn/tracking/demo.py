@@ -142,7 +142,7 @@ def run_multi_object(out_dir: str | Path, *, quick: bool = False, log: Callable[
     torch.manual_seed(0)
     crops = SyntheticReIDCrops(settings.train_scenes, objects_per_scene=settings.num_objects,
                                frames_per_scene=settings.train_frames, size=(64, 32), frame_size=settings.size,
-                               scene="look_alike", seed=5000)
+                               scene="look_alike", seed=5000, keep_aspect=False)
     model = create("deepsort_reid", num_classes=crops.num_classes, width=16, input_size=(64, 32))
     train_reid(model, crops, epochs=settings.epochs, batch_size=64, work_dir=out_dir / "reid", device="cpu",
                resume=None, progress=progress)
@@ -152,7 +152,7 @@ def run_multi_object(out_dir: str | Path, *, quick: bool = False, log: Callable[
 
     config = MotSceneConfig(num_objects=settings.num_objects, num_frames=settings.num_frames, size=settings.size)
     oracle = NoisyOracle()
-    embedder = ReIDEmbedder(model)
+    embedder = ReIDEmbedder(model, keep_aspect=False)  # crops cut as in training: the box stretched
     runs: dict[str, dict[str, tuple]] = {"sort": {}, "deepsort": {}, "deepsort_boxes_only": {}}
     overlays: dict[str, list[np.ndarray]] = {"sort": [], "deepsort": []}
     for index, seed in enumerate(settings.test_seeds):

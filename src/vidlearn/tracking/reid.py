@@ -109,6 +109,8 @@ class SyntheticReIDCrops(Dataset):
         scene: ``"tracking"`` (:func:`~vidlearn.synthetic.scene.sample_tracking_scene`: shapes and colours
             vary) or ``"look_alike"`` (:func:`~vidlearn.synthetic.mot.sample_mot_scene`: one shape and two
             colours per scene, identities differ in texture; the objects of the tracking demo).
+        keep_aspect: widen boxes to the crop's aspect ratio first (deep_sort's way for people); ``False``
+            stretches each box to the crop, which suits the square synthetic objects (no background).
 
     Attributes ``crops float (N, 3, H, W)``, ``labels int64 (N,)``, ``scene_frames int64 (N,)`` (the frame
     each crop comes from) and ``num_classes``; an identity never seen is not counted (labels stay dense).
@@ -116,7 +118,7 @@ class SyntheticReIDCrops(Dataset):
 
     def __init__(self, num_scenes: int, *, objects_per_scene: int = 6, frames_per_scene: int = 8,
                  size: Sequence[int] = CROP_SIZE, frame_size: Sequence[int] = (128, 128),
-                 min_visibility: float = 0.5, seed: int = 0, scene: str = "tracking") -> None:
+                 min_visibility: float = 0.5, seed: int = 0, scene: str = "tracking", keep_aspect: bool = True) -> None:
         from vidlearn.synthetic.mot import MotSceneConfig, render_mot_sequence
         from vidlearn.synthetic.scene import render_scene, sample_tracking_scene
 
@@ -140,7 +142,7 @@ class SyntheticReIDCrops(Dataset):
                 visibility = torch.from_numpy(sequence.visibility)
             visible = visibility >= min_visibility  # (T, N)
             frame_index, obj = visible.nonzero(as_tuple=True)
-            crops.append(crop_boxes(frames, boxes[frame_index, obj], frame_index, size=size))
+            crops.append(crop_boxes(frames, boxes[frame_index, obj], frame_index, size=size, keep_aspect=keep_aspect))
             identities.append(index * objects_per_scene + obj)
             frames_of.append(frame_index)
         self.crops = torch.cat(crops)

@@ -56,7 +56,8 @@ class ReIDModelConfig:
 @dataclass
 class SyntheticCropsConfig:
     """Identity crops of rendered scenes (:class:`~vidlearn.tracking.reid.SyntheticReIDCrops`); training and
-    test scenes have different seeds, so test identities are never trained on."""
+    test scenes have different seeds, so test identities are never trained on. ``keep_aspect: false`` stretches
+    each (square) object's box to the crop; track with ``vidlearn track --reid-crop stretch`` then."""
 
     scene: Literal["look_alike", "tracking"] = "look_alike"
     train_scenes: int = 24
@@ -65,6 +66,7 @@ class SyntheticCropsConfig:
     frames_per_scene: int = 16
     frame_size: tuple[int, int] = (144, 192)
     min_visibility: float = 0.5
+    keep_aspect: bool = False
     seed: int = 5000
     test_seed: int = 9000
 
@@ -154,7 +156,7 @@ def build_datasets(cfg: ReIDRecipe, *, train: bool = True, test: bool = True) ->
         def make(scenes: int, seed: int):
             return SyntheticReIDCrops(scenes, objects_per_scene=s.objects_per_scene, frames_per_scene=s.frames_per_scene,
                                       size=size, frame_size=s.frame_size, min_visibility=s.min_visibility, seed=seed,
-                                      scene=s.scene)
+                                      scene=s.scene, keep_aspect=s.keep_aspect)
 
         return (make(s.train_scenes, s.seed) if train else None,
                 make(s.test_scenes, s.test_seed) if test and s.test_scenes else None)
