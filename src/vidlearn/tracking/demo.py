@@ -45,7 +45,7 @@ class DemoSettings:
         self.num_frames = 40 if quick else 120
         self.train_scenes = 3 if quick else 16
         self.train_frames = 8 if quick else 16
-        self.epochs = 1 if quick else 8
+        self.epochs = 1 if quick else 4
         self.score_threshold = 0.5
 
 
