@@ -24,9 +24,9 @@ def test_recipes_load_as_tracking_recipes():
     assert cfg.name == "reid_synthetic-lookalike_64x32" and cfg.data.synthetic.keep_aspect is False
     mot = wing.load_recipe(RECIPE.parent / "reid_mot17-train_128x64.yaml")
     assert mot.data.source == "mot" and len(mot.data.mot.train) == 5 and tuple(mot.model.input_size) == (128, 64)
-    with pytest.raises(ConfigError, match="data.synthetic.train_scene"):
+    with pytest.raises(ConfigError, match=r"data\.synthetic\.train_scene"):
         wing.load_recipe(RECIPE, ["data.synthetic.train_scene=3"])
-    with pytest.raises(ConfigError, match="data.mot.train names no sequence folder"):
+    with pytest.raises(ConfigError, match=r"data\.mot\.train names no sequence folder"):
         wing.load_recipe(RECIPE, ["data.source=mot"])
 
 
