@@ -53,13 +53,13 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn evaluate \$TINY .*", "quick", TINY_QUICK),  # the 4 test videos the quick training made
     (r"vidlearn predict data/motion8/.*", "run", ""),
     # docs/tracking.md
+    (r"vidlearn track street\.mp4 .*", "skip", "needs torchvision's COCO detector weights (not in the shared material)"),
     (r"vidlearn mot eval \.\./shared/data/.*", "shared", ""),
     (r"S2L1=\.\./shared/data/.*", "shared", ""),
     (r"vidlearn track \$S2L1 .*", "shared", ""),
     (r"python -c .*\.\./shared/data/.*", "shared", ""),
     (r"vidlearn track .*--reid \.\./shared/data/.*", "shared", ""),
     (r"vidlearn mot eval runs/pets/.*", "shared", ""),
-    (r"vidlearn track street\.mp4 .*", "skip", "needs torchvision's COCO detector weights (not in the shared material)"),
     (r"mkdir -p runs/tiny", "run", ""),
     (r"printf .* > runs/tiny/det\.txt", "run", ""),
     (r"python -c \"from vidlearn\.synthetic\.mot import .*", "run", ""),
@@ -114,6 +114,9 @@ def shell(tmp_path_factory):
     shim = bin_dir / "vidlearn"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vidlearn.cli.main "$@"\n')
     shim.chmod(0o755)
+    python = bin_dir / "python"  # ``python -c ...`` examples run with this interpreter (and its packages)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "2",
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     variables: list[str] = []

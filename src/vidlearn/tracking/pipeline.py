@@ -105,6 +105,8 @@ def open_sequence(path: str | os.PathLike) -> Sequence:
     frames_at = path / (info.im_dir or "img1")
     video = frames_at if frames_at.is_file() else None
     image_dir = frames_at if frames_at.is_dir() else None
+    if info.seq_length == 0 and image_dir is not None:  # no seqinfo.ini: as many frames as images
+        info.seq_length = len(list(image_dir.glob(f"*{info.im_ext or '.jpg'}")))
     return Sequence(info.name, info.seq_length, info.frame_rate, info.im_height, info.im_width, video=video,
                     image_dir=image_dir, image_ext=info.im_ext or ".jpg",
                     detections=detections if detections.is_file() else None,
