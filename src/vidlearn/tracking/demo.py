@@ -209,12 +209,23 @@ def run_multi_object(out_dir: str | Path, *, quick: bool = False, log: Callable[
 
     first = next(iter(runs["sort"]))
     left, right = np.stack(overlays["sort"]), np.stack(overlays["deepsort"])
+    _label(left, "SORT")
+    _label(right, "DeepSORT")
     write_video(out_dir / "overlay.mp4", np.concatenate([left, np.full_like(left[:, :, :4], 255), right], axis=2),
                 config.fps)
     gt, _, length = runs["sort"][first]
     timelines = {name: identity_timeline(gt, runs[name][first][1], length) for name in ("sort", "deepsort")}
     _plot(out_dir / "identities.png", timelines, table)
     return table
+
+
+def _label(frames: np.ndarray, text: str) -> None:
+    """Write ``text`` in the bottom-left corner of every frame ``(T, H, W, 3)``, in place."""
+    import cv2
+
+    for frame in frames:
+        cv2.putText(frame, text, (3, frame.shape[0] - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
+                    cv2.LINE_AA)
 
 
 def _markdown(results: dict[str, dict[str, float]], seconds: float, gate: str) -> str:
