@@ -55,8 +55,8 @@ POLICY: list[tuple[str, str, str]] = [
     # docs/tracking.md
     (r"vidlearn track street\.mp4 .*", "skip", "needs torchvision's COCO detector weights (not in the shared material)"),
     (r"vidlearn mot eval \.\./shared/data/.*", "shared", ""),
-    (r"S2L1=\.\./shared/data/.*", "shared", ""),
-    (r"vidlearn track \$S2L1 .*", "shared", ""),
+    (r"PETS=\.\./shared/data/.*", "shared", ""),
+    (r"vidlearn track \$PETS .*", "shared", ""),
     (r"python -c .*\.\./shared/data/.*", "shared", ""),
     (r"vidlearn track .*--reid \.\./shared/data/.*", "shared", ""),
     (r"vidlearn mot eval runs/pets/.*", "shared", ""),
