@@ -9,6 +9,7 @@ with it, so that a new example is either run or skipped for a named reason:
 - ``help``: the command's ``--help`` (the real one needs a run's output or hours);
 - ``missing-data``: it needs a real dataset under ``/data``: run it and expect the one-line error that
   names the missing path, which proves that its command line and its recipe keys parse;
+- ``shared``: run as written when the shared test material (``../shared/data``) is there, else skipped;
 - ``skip``: not run, for the reason given (installs, the whole test suite, torchrun on 8 GPUs).
 
 The commands that import torch each take a few seconds; the whole module stays near a minute on two
@@ -37,6 +38,9 @@ SUPERRES_QUICK = ("data.samples_per_epoch=4 data.crop_size=32 data.clip_len=3 da
                   "evaluate.synthetic_frames=6 evaluate.synthetic_size=[64,64]")
 GEN_QUICK = ("data.motion.num_train=8 data.motion.num_test=8 data.batch_size=4 data.clip_len=4 model.kwargs.ch=2 "
              "train.max_steps=1 evaluate.num_samples=8 evaluate.batch_size=8 evaluate.fvd.kwargs.width_multiplier=0.125")
+SHARED_DATA = Path(os.environ.get("VIDLEARN_SHARED_DATA", REPO.parent / "shared" / "data"))
+REID_QUICK = ("data.synthetic.train_scenes=2 data.synthetic.test_scenes=1 data.synthetic.frames_per_scene=6 "
+              "data.synthetic.objects_per_scene=4 train.max_epochs=1 model.width=8")
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
@@ -70,6 +74,24 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn demo generation", "help", "vidlearn demo --help"),  # about 2.5 minutes
     (r"python -m vidlearn\.generation\.demo .*", "skip", "the full generation claim: about half an hour of CPU"),
     (r"python benchmarks/generation/bench_generation\.py.*", "skip", "minutes of CPU; its table is in its README"),
+    # docs/tracking.md
+    (r"vidlearn track street\.mp4 .*", "skip", "needs torchvision's COCO detector weights (not in the shared material)"),
+    (r"vidlearn mot eval \.\./shared/data/.*", "shared", ""),
+    (r"PETS=\.\./shared/data/.*", "shared", ""),
+    (r"vidlearn track \$PETS .*", "shared", ""),
+    (r"python -c .*\.\./shared/data/.*", "shared", ""),
+    (r"vidlearn track .*--reid \.\./shared/data/.*", "shared", ""),
+    (r"vidlearn mot eval runs/pets/.*", "shared", ""),
+    (r"mkdir -p runs/tiny", "run", ""),
+    (r"printf .* > runs/tiny/det\.txt", "run", ""),
+    (r"python -c \"from vidlearn\.synthetic\.mot import .*", "run", ""),
+    (r"vidlearn track (runs/|--tracker ).*", "run", ""),
+    (r"vidlearn mot eval runs/synmot .*", "run", ""),
+    (r"vidlearn train configs/tracking/deepsort/reid_synthetic.*", "quick", REID_QUICK),
+    (r"vidlearn evaluate configs/tracking/deepsort/reid_synthetic.*", "quick", REID_QUICK),
+    (r"vidlearn train configs/tracking/deepsort/reid_mot17.*", "missing-data",
+     "sequence folder not found: data/MOT17/train/MOT17-02-FRCNN"),
+    (r"vidlearn demo tracking", "quick", "vidlearn demo tracking --quick"),
 ]
 
 
@@ -102,13 +124,21 @@ def test_every_shell_example_is_listed() -> None:
 @pytest.fixture(scope="module")
 def shell(tmp_path_factory):
     """Runs a command line in a temporary folder with ``vidlearn`` meaning this checkout's CLI."""
-    folder = tmp_path_factory.mktemp("docs")
+    base = tmp_path_factory.mktemp("docs")
+    folder = base / "vidlearn"  # a checkout, with the shared test material next to it as ../shared/data
+    folder.mkdir()
+    if SHARED_DATA.is_dir():
+        (base / "shared").mkdir()
+        (base / "shared" / "data").symlink_to(SHARED_DATA)
     (folder / "configs").symlink_to(REPO / "configs")
     bin_dir = folder / ".bin"
     bin_dir.mkdir()
     shim = bin_dir / "vidlearn"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vidlearn.cli.main "$@"\n')
     shim.chmod(0o755)
+    python = bin_dir / "python"  # ``python -c ...`` examples run with this interpreter (and its packages)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "2",
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     variables: list[str] = []
@@ -128,9 +158,9 @@ def shell(tmp_path_factory):
 def test_shell_examples_run(doc: Path, shell) -> None:
     for command in shell_commands(doc.read_text(encoding="utf-8")):
         action, detail = _policy(command)
-        if action == "skip":
+        if action == "skip" or (action == "shared" and not SHARED_DATA.is_dir()):
             continue
-        line = {"run": command, "quick": f"{command} {detail}" if detail.startswith("data.") else detail,
+        line = {"run": command, "shared": command, "quick": f"{command} {detail}" if detail.startswith("data.") else detail,
                 "help": detail, "missing-data": command}[action]
         result = shell(line)
         if action == "missing-data":

@@ -38,11 +38,13 @@ TASKS: dict[str, str] = {
     "sot": "vidlearn.tracking.sot.wing",
     "superres": "vidlearn.superres.wing",
     "generation": "vidlearn.generation.wing",
+    "tracking": "vidlearn.tracking.wing",
 }
 
 #: ``vidlearn demo``'s parts, in the order they run: part name -> the module with ``demo_part``.
 DEMO_PARTS: dict[str, str] = {
     "recognition": "vidlearn.recognition.demo",
+    "tracking": "vidlearn.tracking.demo",
     "superres": "vidlearn.superres.demo",
     "generation": "vidlearn.generation.demo",
 }

@@ -147,3 +147,15 @@ def test_mot17_mpntrack_equals_evaluate_mot_and_trackeval(shared_data, tmp_path,
     seqmap.write_text("name\n" + "\n".join(SEQUENCES) + "\n")
     # Character for character what TrackEval prints (TrackEval is an optional reference: skipped without it).
     assert out.split("\nwrote")[0].strip() == _trackeval_tables(root / "train", root / "trackers", seqmap)
+
+
+def test_a_result_row_past_the_sequence_length_names_the_result_file(tmp_path, capsys):
+    gt_root, results = _tiny_benchmark(tmp_path)
+    rows = (gt_root / "A" / "gt" / "gt.txt").read_text().splitlines()
+    last_frame = max(int(line.split(",")[0]) for line in rows)
+    (gt_root / "A" / "seqinfo.ini").write_text(f"[Sequence]\nname=A\nseqLength={last_frame}\n")
+    with (results / "A.txt").open("a") as handle:
+        handle.write(f"{last_frame + 1},1,10,50,40,90,1,-1,-1,-1\n")
+    line = _error_line(capsys, "mot", "eval", gt_root, results, "--sequences", "A")
+    count = len((results / "A.txt").read_text().splitlines())
+    assert f"{results / 'A.txt'}:{count}: frame past the sequence length {last_frame}" in line

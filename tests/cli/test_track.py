@@ -101,7 +101,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     line = _error_line(capsys, "track", "--tracker", "sort", "--detections", tmp_path / "none.txt", "-o", tmp_path / "r")
     assert "detections file" in line and "none.txt does not exist" in line
     line = _error_line(capsys, "track", "--tracker", "sort", det, "-o", tmp_path / "r")
-    assert "is not a MOTChallenge sequence folder" in line
+    assert "det.txt is not a video or a MOTChallenge sequence folder (a detection file goes after --detections)" in line
     line = _error_line(capsys, "track", "--tracker", "sort", "--detections", det, "--min-hits", "-1", "-o", tmp_path / "r")
     assert "min_hits must be an integer >= 0, got -1" in line
     assert not (tmp_path / "r").exists()
@@ -147,3 +147,90 @@ def test_pets09_s2l1_public_detections_end_to_end(shared_data, tmp_path, capsys)
     assert [round(table["sort"][k], 3) for k in ("MOTA", "IDF1", "HOTA")] == [58.667, 34.126, 29.736]
     assert [round(table["deepsort"][k], 3) for k in ("MOTA", "IDF1", "HOTA")] == [59.269, 43.558, 34.795]
     assert (table["sort"]["IDSW"], table["deepsort"]["IDSW"]) == (108, 78)
+
+
+@pytest.fixture(scope="module")
+def synthetic_sequence(tmp_path_factory):
+    """A small synthetic MOTChallenge folder (frames in img1/, gt, noisy-oracle det) and its video."""
+    from vidlearn.synthetic.mot import MotSceneConfig, render_mot_sequence, write_mot_sequence
+    from vidlearn.tracking.detectors import NoisyOracle
+
+    root = tmp_path_factory.mktemp("synthetic")
+    config = MotSceneConfig(num_objects=4, num_frames=12, size=(64, 96))
+    sequence = render_mot_sequence(2, config, name="SYN-T")
+    detections = NoisyOracle().detect(sequence.gt, image_size=config.size, seed=2, num_frames=12)
+    folder = write_mot_sequence(root, sequence, detections=detections)
+    video = write_mot_sequence(root / "video", sequence, detections=detections, video=True)
+    return folder, video / "SYN-T.mp4"
+
+
+def test_a_sequence_folder_with_a_reid_model_and_an_overlay(synthetic_sequence, tmp_path, capsys):
+    from vidlearn.models import create
+    from vidlearn.video import VideoReader
+
+    folder, _ = synthetic_sequence
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    torch.save(create("deepsort_reid", num_classes=4, width=8, feature_dim=32, input_size=(32, 16)).state_dict(),
+               tmp_path / "reid.pt")
+    code, out, _ = _run(capsys, "track", folder, "--tracker", "deepsort", "--reid", tmp_path / "reid.pt",
+                        "--reid-crop", "stretch", "--min-confidence", "0.5", "-o", tmp_path / "r.txt",
+                        "--video", tmp_path / "overlay.mp4", "--quiet")
+    assert code == 0, out
+    det = read_mot(folder / "det" / "det.txt", "det")
+    assert out.startswith(f"deepsort: 12 frames, {len(det)} detections, appearance features from {tmp_path / 'reid.pt'}")
+    assert out.strip().endswith(f"-> {tmp_path / 'r.txt'}, overlay -> {tmp_path / 'overlay.mp4'}")
+    result = read_mot(tmp_path / "r.txt", "result", 12)
+    assert len(result) > 0
+    with VideoReader(tmp_path / "overlay.mp4") as reader:
+        assert (reader.num_frames, reader.height, reader.width) == (12, 64, 96)
+
+
+def test_a_video_with_a_detection_file(synthetic_sequence, tmp_path, capsys):
+    folder, video = synthetic_sequence
+    code, out, _ = _run(capsys, "track", video, "--tracker", "sort", "--detections", folder / "det" / "det.txt",
+                        "--video", tmp_path / "o.mp4", "-o", tmp_path / "r.txt", "--quiet")
+    assert code == 0 and out.startswith("sort: 12 frames")
+    # The same detections without pixels give the same tracks.
+    code, _, _ = _run(capsys, "track", "--tracker", "sort", "--detections", folder / "det" / "det.txt",
+                      "--num-frames", 12, "-o", tmp_path / "plain.txt")
+    assert (tmp_path / "r.txt").read_text() == (tmp_path / "plain.txt").read_text()
+    # A detection file of a longer sequence is refused, naming the file and the line.
+    longer = tmp_path / "long.txt"
+    longer.write_text((folder / "det" / "det.txt").read_text() + "20,-1,5,5,10,10,0.9,-1,-1,-1\n")
+    line = _error_line(capsys, "track", video, "--tracker", "sort", "--detections", longer, "-o", tmp_path / "x.txt")
+    lines = longer.read_text().splitlines()
+    assert f"{longer}:{len(lines)}: frame past the sequence length 12" in line
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_frame_options_need_frames_and_the_right_tracker(synthetic_sequence, tmp_path, capsys):
+    folder, video = synthetic_sequence
+    det = folder / "det" / "det.txt"
+    line = _error_line(capsys, "track", "--tracker", "deepsort", "--detections", det, "--reid", "x.pt",
+                       "-o", tmp_path / "r.txt")
+    assert line.endswith("--detector, --reid and --video need the frames, and no INPUT was given")
+    line = _error_line(capsys, "track", folder, "--tracker", "sort", "--reid", "x.pt", "-o", tmp_path / "r.txt")
+    assert line.endswith("--reid gives appearance features, which only --tracker deepsort uses")
+    line = _error_line(capsys, "track", video, "--tracker", "sort", "--detector", "fasterrcnn_resnet50_fpn",
+                       "-o", tmp_path / "r.txt")
+    assert line.endswith("--detector fasterrcnn_resnet50_fpn needs --detector-weights FILE (nothing is downloaded)")
+    line = _error_line(capsys, "track", video, "--tracker", "sort", "--detector", "fasterrcnn_resnet50_fpn",
+                       "--detector-weights", tmp_path / "none.pth", "-o", tmp_path / "r.txt")
+    assert "none.pth: no such checkpoint file" in line
+
+
+@pytest.mark.slow
+def test_a_torchvision_detector_on_a_video(synthetic_sequence, tmp_path, capsys):
+    import torch
+    from torchvision.models import detection
+
+    _, video = synthetic_sequence
+    torch.manual_seed(0)
+    model = detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=91)
+    torch.save(model.state_dict(), tmp_path / "frcnn.pth")
+    code, out, _ = _run(capsys, "track", video, "--tracker", "sort", "--detector", "fasterrcnn_mobilenet_v3_large_320_fpn",
+                        "--detector-weights", tmp_path / "frcnn.pth", "--classes", "all", "--score-threshold", "0",
+                        "-o", tmp_path / "r.txt", "--quiet")
+    assert code == 0 and out.startswith("sort: 12 frames, ")
+    assert read_mot(tmp_path / "r.txt", "result", 12) is not None

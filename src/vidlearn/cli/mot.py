@@ -48,10 +48,14 @@ def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     from vidlearn.cli.errors import CLIError, user_errors
+    from vidlearn.tracking.metrics import combine_sequences, evaluate_sequence
     from vidlearn.tracking.metrics.benchmark import (
-        evaluate_folders,
+        find_sequences,
         format_tables,
+        load_sequences,
         read_seqmap,
         select_families,
         write_results_json,
@@ -67,7 +71,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         elif args.seqmap is not None:
             sequences = read_seqmap(args.seqmap)
         # MotFormatError and BenchmarkError are ValueErrors: one line naming the file (and line).
-        results = evaluate_folders(args.gt_root, args.results, sequences=sequences, benchmark=args.benchmark)
+        loaded = load_sequences(find_sequences(args.gt_root, args.results, sequences))
+        # evaluate_folders' work, one sequence at a time so that a progress bar (a terminal only) can follow.
+        results = {}
+        for name in tqdm(loaded, desc="mot eval", unit="seq", disable=None if len(loaded) > 1 else True,
+                         leave=False):
+            gt, tracker, length = loaded[name]
+            results[name] = evaluate_sequence(gt, tracker, length, benchmark=args.benchmark, name=name)
+        results["COMBINED"] = combine_sequences(results)
         tracker = args.tracker or args.results.resolve().name
         sys.stdout.write(format_tables(results, families, tracker=tracker))
         if args.json is not None:

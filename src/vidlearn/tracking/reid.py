@@ -31,7 +31,16 @@ from torch.utils.data import Dataset
 
 from .models.reid import CROP_SIZE, crop_boxes
 
-__all__ = ["Market1501Crops", "SyntheticReIDCrops", "embed_crops", "rank1_map", "reid_step", "train_reid"]
+__all__ = [
+    "Market1501Crops",
+    "MotSequenceCrops",
+    "SyntheticReIDCrops",
+    "embed_crops",
+    "evaluate_retrieval",
+    "rank1_map",
+    "reid_step",
+    "train_reid",
+]
 
 _MARKET_NAME = re.compile(r"^(-?\d+)_c(\d+)")
 
@@ -97,6 +106,11 @@ class SyntheticReIDCrops(Dataset):
         frame_size: rendered frame ``(height, width)``.
         min_visibility: skip crops of objects less visible than this (occluded or leaving the view).
         seed: first scene seed.
+        scene: ``"tracking"`` (:func:`~vidlearn.synthetic.scene.sample_tracking_scene`: shapes and colours
+            vary) or ``"look_alike"`` (:func:`~vidlearn.synthetic.mot.sample_mot_scene`: one shape and two
+            colours per scene, identities differ in texture; the objects of the tracking demo).
+        keep_aspect: widen boxes to the crop's aspect ratio first (deep_sort's way for people); ``False``
+            stretches each box to the crop, which suits the square synthetic objects (no background).
 
     Attributes ``crops float (N, 3, H, W)``, ``labels int64 (N,)``, ``scene_frames int64 (N,)`` (the frame
     each crop comes from) and ``num_classes``; an identity never seen is not counted (labels stay dense).
@@ -104,22 +118,32 @@ class SyntheticReIDCrops(Dataset):
 
     def __init__(self, num_scenes: int, *, objects_per_scene: int = 6, frames_per_scene: int = 8,
                  size: Sequence[int] = CROP_SIZE, frame_size: Sequence[int] = (128, 128),
-                 min_visibility: float = 0.5, seed: int = 0) -> None:
+                 min_visibility: float = 0.5, seed: int = 0, scene: str = "tracking", keep_aspect: bool = True) -> None:
+        from vidlearn.synthetic.mot import MotSceneConfig, render_mot_sequence
         from vidlearn.synthetic.scene import render_scene, sample_tracking_scene
 
         if num_scenes < 1 or objects_per_scene < 1 or frames_per_scene < 1:
             raise ValueError("num_scenes, objects_per_scene and frames_per_scene must be >= 1, got "
                              f"{num_scenes}, {objects_per_scene}, {frames_per_scene}")
+        if scene not in ("tracking", "look_alike"):
+            raise ValueError(f"scene must be 'tracking' or 'look_alike', got {scene!r}")
         crops, identities, frames_of = [], [], []
         frame_size = (int(frame_size[0]), int(frame_size[1]))
-        for scene in range(num_scenes):
-            spec = sample_tracking_scene(seed + scene, num_objects=objects_per_scene, num_frames=frames_per_scene,
-                                         size=frame_size)
-            rendered = render_scene(spec, frames_per_scene, frame_size)
-            visible = rendered.visibility >= min_visibility  # (T, N)
+        for index in range(num_scenes):
+            if scene == "tracking":
+                spec = sample_tracking_scene(seed + index, num_objects=objects_per_scene,
+                                             num_frames=frames_per_scene, size=frame_size)
+                rendered = render_scene(spec, frames_per_scene, frame_size)
+                frames, boxes, visibility = rendered.frames, rendered.boxes, rendered.visibility
+            else:
+                config = MotSceneConfig(num_objects=objects_per_scene, num_frames=frames_per_scene, size=frame_size)
+                sequence = render_mot_sequence(seed + index, config)
+                frames, boxes = sequence.frames, torch.from_numpy(sequence.boxes).float()
+                visibility = torch.from_numpy(sequence.visibility)
+            visible = visibility >= min_visibility  # (T, N)
             frame_index, obj = visible.nonzero(as_tuple=True)
-            crops.append(crop_boxes(rendered.frames, rendered.boxes[frame_index, obj], frame_index, size=size))
-            identities.append(scene * objects_per_scene + obj)
+            crops.append(crop_boxes(frames, boxes[frame_index, obj], frame_index, size=size, keep_aspect=keep_aspect))
+            identities.append(index * objects_per_scene + obj)
             frames_of.append(frame_index)
         self.crops = torch.cat(crops)
         unique, labels = torch.unique(torch.cat(identities), return_inverse=True)
@@ -134,6 +158,94 @@ class SyntheticReIDCrops(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.crops[index], int(self.labels[index])
+
+
+class MotSequenceCrops(Dataset):
+    """Identity crops of MOTChallenge-format sequences whose frames are available (``img1/`` or a video).
+
+    Every ground-truth row that is considered (flag 1), a pedestrian (class 1, or no class as in MOT15) and
+    at least ``min_visibility`` visible (rows without visibility count as visible) gives one crop; frames are
+    read in chunks and each chunk's boxes cut in one :func:`~vidlearn.tracking.models.reid.crop_boxes` call.
+    Identities are ``(sequence, id)`` pairs, labelled densely. Crops are held as ``uint8`` (a MOT17 sequence
+    has tens of thousands) and returned as float in [0, 1].
+
+    Args:
+        sequences: sequence folders (``seqinfo.ini``, ``gt/gt.txt``, frames).
+        size: crop ``(height, width)``.
+        min_visibility: skip more occluded rows.
+        frame_step: use every ``frame_step``-th frame (neighbouring frames add little).
+
+    Attributes ``crops uint8 (N, 3, H, W)``, ``labels int64 (N,)``, ``scene_frames int64 (N,)`` (frame numbers),
+    ``groups int64 (N,)`` (sequence index) and ``num_classes``.
+    """
+
+    def __init__(self, sequences: Sequence[str | os.PathLike], *, size: Sequence[int] = CROP_SIZE,
+                 min_visibility: float = 0.5, frame_step: int = 1) -> None:
+        from .formats import read_mot
+        from .pipeline import open_sequence
+
+        if frame_step < 1:
+            raise ValueError(f"frame_step must be >= 1, got {frame_step}")
+        crops, identities, frames_of, groups = [], [], [], []
+        for group, folder in enumerate(sequences):
+            sequence = open_sequence(folder)
+            gt_path = Path(folder) / "gt" / "gt.txt"
+            if not gt_path.is_file():
+                raise FileNotFoundError(f"{folder}: no ground truth {gt_path}")
+            if not sequence.has_frames:
+                raise FileNotFoundError(f"{folder}: no frames ({sequence.image_dir or 'img1/'} is missing)")
+            gt = read_mot(gt_path, "gt", sequence.num_frames or None)
+            keep = ((gt.scores != 0) & np.isin(gt.classes, (1, -1))
+                    & ((gt.visibility < 0) | (gt.visibility >= min_visibility)) & ((gt.frames - 1) % frame_step == 0))
+            gt = gt.select(keep)
+            for first, frames in sequence.frame_chunks(32):
+                here = np.flatnonzero((gt.frames >= first) & (gt.frames < first + len(frames)))
+                if not len(here):
+                    continue
+                rows = gt.select(here)
+                cut = crop_boxes(frames, torch.from_numpy(rows.boxes_xyxy), torch.from_numpy(rows.frames - first),
+                                 size=size)
+                crops.append(cut.mul_(255.0).round_().to(torch.uint8))
+                identities.append(rows.ids + group * 1_000_000)
+                frames_of.append(rows.frames)
+                groups.append(np.full(len(rows), group))
+        if not crops:
+            raise ValueError(f"no usable ground-truth box in {len(sequences)} sequence(s)")
+        self.crops = torch.cat(crops)
+        unique, labels = np.unique(np.concatenate(identities), return_inverse=True)
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.scene_frames = torch.from_numpy(np.concatenate(frames_of).astype(np.int64))
+        self.groups = torch.from_numpy(np.concatenate(groups).astype(np.int64))
+        self.num_classes = len(unique)
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.crops[index].float().div_(255.0), int(self.labels[index])
+
+
+def evaluate_retrieval(model: nn.Module, dataset: Dataset) -> dict[str, float]:
+    """Rank-1 and mAP of ``model``'s features on ``dataset`` split in time: the query is every identity's
+    crops from the first half of its scene's (or sequence's) frames, the gallery the crops from the rest.
+
+    ``dataset`` has ``crops``, ``labels`` and ``scene_frames`` (and ``groups`` when it spans several
+    sequences of different lengths).
+    """
+    frames = dataset.scene_frames.numpy()
+    groups = getattr(dataset, "groups", torch.zeros(len(frames), dtype=torch.long)).numpy()
+    middle = np.zeros(len(frames))
+    for group in np.unique(groups):
+        inside = groups == group
+        middle[inside] = (frames[inside].min() + frames[inside].max()) / 2
+    query = frames <= middle
+    crops = dataset.crops
+    if crops.dtype == torch.uint8:
+        crops = crops.float().div_(255.0)
+    features = embed_crops(model, crops)
+    labels = dataset.labels.numpy()
+    return rank1_map(features[torch.from_numpy(query)], labels[query], features[torch.from_numpy(~query)],
+                     labels[~query])
 
 
 def reid_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
