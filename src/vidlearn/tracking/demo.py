@@ -241,7 +241,17 @@ def _markdown(results: dict[str, dict[str, float]], seconds: float, gate: str) -
     lines += ["", f"DeepSORT switches identities {fewer:.0%} less often than SORT "
               f"(MOTA {deep['MOTA'] - sort['MOTA']:+.1f} points). `identities.png` shows it, `overlay.mp4` plays it.",
               "", f"DeepSORT's appearance gate (max_cosine_distance) {gate}, chosen among 0.2-0.5 by the fewest "
-              "identity switches on a validation sequence (another seed).", "", f"{seconds:.0f} s."]
+              "identity switches on a validation sequence (another seed)."]
+    single = results.get("single_object")
+    if single:
+        lines += ["", "## Single-object tracking (OTB one-pass evaluation, success AUC)", "",
+                  "| tracker | " + " | ".join(single["sets"]) + " |", "| --- |" + " ---: |" * len(single["sets"])]
+        trackers = dict.fromkeys(name for rows in single["sets"].values() for name in rows)
+        for name in trackers:
+            cells = [f"{100 * rows[name]['success_auc']:.1f}%" if name in rows else "-" for rows in single["sets"].values()]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "Plots and precision@20px: `single_object/results.md`."]
+    lines += ["", f"{seconds:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -249,8 +259,9 @@ def demo_part(out_dir: str | Path, *, quick: bool = False, workers: int = 2,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the tracking demo into ``out_dir``; returns what ``results.json`` holds.
 
-    ``results.json`` is ``{"sort": {"MOTA", "IDF1", "HOTA", "IDSW"}, "deepsort": {...}, ...}``; other
-    tracking demos (single-object tracking) add their own top-level keys here, after the multi-object part.
+    ``results.json`` is ``{"sort": {"MOTA", "IDF1", "HOTA", "IDSW"}, "deepsort": {...}, ...,
+    "single_object": {...}}``: the multi-object part, then GOTURN and ROLO against the single-object
+    baselines (:func:`vidlearn.tracking.sot.demo.sot_demo`, written to ``out_dir/single_object``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +270,9 @@ def demo_part(out_dir: str | Path, *, quick: bool = False, workers: int = 2,
     torch.set_num_threads(max(1, workers))
     try:
         results: dict[str, Any] = dict(run_multi_object(out_dir, quick=quick, log=log))
-        # Single-object tracking (GOTURN, ROLO) adds its keys to ``results`` here.
+        from .sot.demo import sot_demo
+
+        results["single_object"] = sot_demo(out_dir / "single_object", quick=quick, log=log)
     finally:
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - started
