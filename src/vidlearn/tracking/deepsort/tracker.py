@@ -176,18 +176,22 @@ class DeepSort:
     def _match(self, boxes: np.ndarray, features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tracks = self.tracks
         measurements = xyxy_to_cxcyah(boxes)
+        confirmed = np.flatnonzero(tracks.confirmed)
+        # The gated cost of a (track, detection) pair does not depend on the cascade level that asks for it:
+        # compute it once for every Confirmed track and detection (one gallery product, one gating), and let
+        # each level take its rows and columns.
+        if features is None:
+            cost = 1.0 - iou_matrix(cxcyah_to_xyxy(tracks.mean[confirmed]), boxes)
+        else:
+            cost = self.metric.distance(features, tracks.ids[confirmed])
+        cost = gate_cost_matrix(self.kf, cost, tracks.mean[confirmed], tracks.covariance[confirmed], measurements)
+        row_of = np.zeros(len(tracks), dtype=np.int64)
+        row_of[confirmed] = np.arange(len(confirmed))
 
         def gated_distance(track_rows: np.ndarray, det_rows: np.ndarray) -> np.ndarray:
-            if features is None:
-                cost = 1.0 - iou_matrix(cxcyah_to_xyxy(tracks.mean[track_rows]), boxes[det_rows])
-            else:
-                cost = self.metric.distance(features[det_rows], tracks.ids[track_rows])
-            return gate_cost_matrix(
-                self.kf, cost, tracks.mean[track_rows], tracks.covariance[track_rows], measurements[det_rows]
-            )
+            return cost[np.ix_(row_of[track_rows], det_rows)]
 
         cascade_threshold = self.max_iou_distance if features is None else self.metric.matching_threshold
-        confirmed = np.flatnonzero(tracks.confirmed)
         unconfirmed = np.flatnonzero(~tracks.confirmed)
         matches_a, unmatched_a, unmatched_dets = matching_cascade(
             gated_distance, cascade_threshold, self.max_age, tracks.time_since_update, confirmed,
