@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from ..assignment import linear_assignment
 from ..boxes import iou_matrix, xywh_to_xyxy
 from ..formats import MotRows
 
@@ -104,7 +104,7 @@ def prepare_mot_sequence(
         if classes_used and g1 > g0 and k1 > k0:
             scores = similarity.copy()
             scores[scores < 0.5 - _EPS] = 0.0
-            matches = linear_assignment(-scores).matches
+            matches = np.stack(linear_sum_assignment(-scores), axis=1)
             matches = matches[scores[matches[:, 0], matches[:, 1]] > _EPS]
             keep_tracker[matches[is_distractor[g0:g1][matches[:, 0]], 1]] = False
         keep_gt = gt_keep_all[g0:g1]
