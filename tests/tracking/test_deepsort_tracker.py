@@ -126,3 +126,59 @@ def test_tracks_equal_nwojke_deep_sort():
             assert len(distinct) >= 15  # every object tracked (misses make a few extra tracks)
     finally:
         monkeypatch.undo()
+
+
+def test_byte_updates_a_confirmed_track_with_a_low_score_detection():
+    """Under BYTE a detection under min_confidence (dropped by DeepSORT) updates the Confirmed track it
+    overlaps; without BYTE the track misses the frame. A lone low-score box starts no track."""
+    for byte, expected_since in [(False, [1]), (True, [0])]:
+        tracker = DeepSort(n_init=2, min_confidence=0.5, byte=byte, low_threshold=0.1)
+        for t in range(4):
+            tracker.update(_box(10 + 3 * t), np.array([0.9]), np.eye(1, 8))
+        boxes = np.concatenate([_box(22), _box(400, y=300)])
+        out = tracker.update(boxes, np.array([0.3, 0.3]), np.eye(2, 8))
+        assert tracker.tracks.time_since_update.tolist() == expected_since
+        assert tracker.tracks.ids.tolist() == [1]
+        assert out.ids.tolist() == [1]
+        if byte:
+            np.testing.assert_allclose(out.boxes[0], boxes[0], atol=1.0)  # the filter took the low-score box
+            assert tracker.metric.gallery_size(1) == 4  # ... but not its appearance (4 high-score frames)
+
+
+def test_byte_and_cmc_parameters_are_checked():
+    with pytest.raises(ValueError, match=r"low_threshold must be below high_threshold, got 0\.9 >= 0\.8"):
+        DeepSort(byte=True, low_threshold=0.9, min_confidence=0.8)
+    DeepSort(byte=False, low_threshold=0.9, min_confidence=0.8)  # the order matters only with BYTE on
+    with pytest.raises(ValueError, match=r"second_iou_threshold must be in \[0, 1\]"):
+        DeepSort(second_iou_threshold=-0.1)
+    with pytest.raises(ValueError, match="cmc must be None or one of ecc, orb"):
+        DeepSort(cmc="homography")
+    with pytest.raises(ValueError, match="needs the frame"):
+        DeepSort(cmc="ecc").update(_box(0))
+
+
+def test_camera_motion_keeps_a_static_object_on_its_track():
+    """A 60-px camera jump puts the detection far outside the Mahalanobis gate; the known warp moves the
+    prediction (mean and covariance) onto it and the id survives."""
+    warp = np.array([[1.0, 0.0, -60.0], [0.0, 1.0, 0.0]])
+    for compensate, expected in [(False, [[], [1], [1], [1], [2], [2]]), (True, [[], [1], [1], [1], [1], [1]])]:
+        tracker = DeepSort(n_init=1, min_confidence=0.0)
+        shown = []
+        for t in range(6):
+            camera = 60.0 if t >= 3 else 0.0
+            motion = warp if (compensate and t == 3) else None
+            shown.append(tracker.update(_box(200 - camera), None, np.eye(1, 8), camera_motion=motion).ids.tolist())
+        # Uncompensated, track 1 coasts (shown at frame 3 where it missed) and track 2 takes the object.
+        assert shown == expected
+
+
+def test_cmc_warps_the_covariance():
+    tracker = DeepSort(n_init=1, min_confidence=0.0)
+    tracker.update(_box(100), None, None)
+    before = tracker.tracks.covariance[0].copy()
+    rotation = np.array([[0.0, -2.0, 0.0], [2.0, 0.0, 0.0]])  # 90 degrees and 2x
+    tracker._compensate(rotation)
+    after = tracker.tracks.covariance[0]
+    assert after[0, 0] == pytest.approx(4 * before[1, 1]) and after[1, 1] == pytest.approx(4 * before[0, 0])
+    assert after[3, 3] == pytest.approx(4 * before[3, 3]) and after[2, 2] == pytest.approx(before[2, 2])
+    np.testing.assert_allclose(tracker.tracks.mean[0, :4], [-140.0, 220.0, 0.5, 80.0])

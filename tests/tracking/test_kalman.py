@@ -105,3 +105,35 @@ def test_shape_errors():
     mean, cov = kf.initiate(np.ones((2, 4)))
     with pytest.raises(ValueError, match="1 measurements for 2 tracks"):
         kf.update(mean, cov, np.ones((1, 4)))
+
+
+def test_compact_sort_filter_equals_filterpy_bit_for_bit():
+    """SORT's compact state (2x2 blocks per component) gives filterpy's numbers exactly, through predicts,
+    updates and missed frames."""
+    filterpy = pytest.importorskip("filterpy.kalman", reason="filterpy (reference Kalman filter) is not installed")
+    from vidlearn.tracking.kalman import SortCompactKalman
+
+    rng = np.random.default_rng(3)
+    n = 6
+    z0 = _measurements(rng, n, "sr")
+    full, compact = SortKalmanFilter(), SortCompactKalman()
+    state = compact.initiate(z0)
+    refs = []
+    for i in range(n):
+        kf = filterpy.KalmanFilter(dim_x=7, dim_z=4)
+        kf.F, kf.H = full.motion.copy(), full.observation.copy()
+        kf.R, kf.P, kf.Q = full.measurement_noise.copy(), full.initial_covariance.copy(), full.process_noise.copy()
+        kf.x[:4] = z0[i][:, None]
+        refs.append(kf)
+    for step in range(25):
+        compact.predict(state)
+        z = z0 + rng.normal(scale=[2, 2, 50, 0.01], size=(n, 4)) * (step + 1)
+        seen = rng.random(n) < 0.7
+        state[seen] = compact.update(state[seen], z[seen])
+        mean, covariance = compact.expand(state)
+        for i, kf in enumerate(refs):
+            kf.predict()
+            if seen[i]:
+                kf.update(z[i][:, None])
+            np.testing.assert_array_equal(mean[i], kf.x[:, 0])
+            np.testing.assert_array_equal(covariance[i], kf.P)

@@ -40,3 +40,28 @@ def test_bad_sequences_are_named():
     bad = rows([(1, 1, 0, 0, 10, 10, 1, 99, 1.0)], kind="gt")
     with pytest.raises(ValueError, match=r"unknown classes \[99\]"):
         prepare_mot_sequence(bad, TRACKER, 2)
+
+
+def test_ious_by_frame_equal_iou_matrix_bit_for_bit():
+    """The all-frames IoU (flat pairs, in chunks) gives every frame's iou_matrix exactly, empty frames and
+    degenerate boxes included, whatever the chunk size."""
+    from vidlearn.tracking.boxes import iou_matrix
+    from vidlearn.tracking.metrics.data import ious_by_frame
+
+    rng = np.random.default_rng(0)
+    count_a, count_b = rng.integers(0, 6, 40), rng.integers(0, 6, 40)
+    offsets_a, offsets_b = np.r_[0, np.cumsum(count_a)], np.r_[0, np.cumsum(count_b)]
+
+    def boxes(n):
+        corner, size = rng.uniform(0, 50, (n, 2)), rng.uniform(0, 30, (n, 2))
+        size[::7] = 0.0  # zero-area boxes
+        return np.concatenate([corner, corner + size], axis=1)
+
+    a, b = boxes(offsets_a[-1]), boxes(offsets_b[-1])
+    for chunk in (1, 7, 10**6):
+        got = ious_by_frame(a, offsets_a, b, offsets_b, chunk)
+        assert len(got) == 40
+        for t in range(40):
+            expected = iou_matrix(a[offsets_a[t]:offsets_a[t + 1]], b[offsets_b[t]:offsets_b[t + 1]])
+            assert got[t].shape == expected.shape
+            np.testing.assert_array_equal(got[t], expected)

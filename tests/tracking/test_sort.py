@@ -106,3 +106,89 @@ def test_tracks_equal_abewley_sort_on_mot15_public_detections(shared_data):
             got = ours.update(b, s)
             np.testing.assert_array_equal(got.ids, expected[:, 4].astype(int), err_msg=f"{folder.name} frame {f + 1}")
             np.testing.assert_allclose(got.boxes, expected[:, :4], rtol=0, atol=1e-6)
+
+
+def test_state_views_follow_the_tracks():
+    tracker = Sort(min_hits=1)
+    tracker.update(np.concatenate([_box(0), _box(100)]))
+    assert tracker.ids.tolist() == [1, 2] and tracker.hits.tolist() == [0, 0]
+    assert tracker.mean.shape == (2, 7) and tracker.covariance.shape == (2, 7, 7)
+    np.testing.assert_allclose(tracker.mean[0, :4], [10.0, 70.0, 800.0, 0.5])
+    np.testing.assert_array_equal(np.diag(tracker.covariance[1]), [10, 10, 10, 10, 1e4, 1e4, 1e4])
+
+
+def test_byte_continues_a_track_with_a_low_score_detection():
+    """BYTE: a detection scoring under high_threshold continues a track (second association); the usual
+    alternative, dropping detections under the threshold, loses the frame. Low scores start no track."""
+    scores = [0.9, 0.9, 0.9, 0.3, 0.3, 0.9]
+    byte = Sort(min_hits=1, max_age=1, byte=True, high_threshold=0.6, low_threshold=0.1)
+    thresholded = Sort(min_hits=1, max_age=1)
+    shown_byte, shown_thresholded = [], []
+    for t, score in enumerate(scores):
+        boxes = np.concatenate([_box(10 + 3 * t), _box(400, y=300)])
+        s = np.array([score, 0.2])  # the second box: low score, never a track under BYTE
+        shown_byte.append(byte.update(boxes, s).ids.tolist())
+        shown_thresholded.append(thresholded.update(boxes[s >= 0.6], s[s >= 0.6]).ids.tolist())
+    assert shown_byte == [[1]] * 6
+    # Thresholded: two frames without the detection outlive max_age=1; the object comes back as track 2.
+    assert shown_thresholded == [[1], [1], [1], [], [], []]
+    assert thresholded.ids.tolist() == [2]
+    assert byte.ids.tolist() == [1]
+
+
+def test_byte_low_scores_match_only_tracks_seen_last_frame():
+    tracker = Sort(min_hits=1, max_age=3, byte=True)
+    tracker.update(_box(0), np.array([0.9]))
+    tracker.update(np.zeros((0, 4)), np.zeros(0))  # missed: the track is lost for a frame
+    tracker.update(_box(0), np.array([0.3]))  # a low score does not revive a lost track (ByteTrack's rule)
+    assert tracker.time_since_update.tolist() == [2]
+
+
+def test_byte_parameters_are_checked():
+    with pytest.raises(ValueError, match=r"low_threshold must be below high_threshold, got 0\.7 >= 0\.6"):
+        Sort(byte=True, low_threshold=0.7, high_threshold=0.6)
+    with pytest.raises(ValueError, match=r"second_iou_threshold must be in \[0, 1\], got 1.5"):
+        Sort(byte=True, second_iou_threshold=1.5)
+    with pytest.raises(ValueError, match="high_threshold must be a finite number, got nan"):
+        Sort(high_threshold=float("nan"))
+    with pytest.raises(ValueError, match="byte must be True or False, got 'yes'"):
+        Sort(byte="yes")
+
+
+def test_camera_motion_keeps_a_static_object_on_its_track():
+    """The camera jumps 30 px right: a static 20-px-wide object jumps 30 px left in the image, no overlap
+    with its prediction. Compensated by the known warp, the track keeps its id."""
+    warp = np.array([[1.0, 0.0, -30.0], [0.0, 1.0, 0.0]])
+    for compensate, expected in [(False, [[1], [1], [1], [], [2]]), (True, [[1]] * 5)]:
+        tracker = Sort(min_hits=1, max_age=1)
+        shown = []
+        for t in range(5):
+            camera = 30.0 if t >= 3 else 0.0
+            motion = warp if (compensate and t == 3) else None
+            shown.append(tracker.update(_box(100 - camera), camera_motion=motion).ids.tolist())
+        assert shown == expected
+
+
+def test_camera_zoom_scales_the_predicted_box():
+    tracker = Sort(min_hits=1)
+    for _ in range(3):
+        tracker.update(_box(100))
+    zoom = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    tracker.update(np.zeros((0, 4)), camera_motion=zoom)
+    np.testing.assert_allclose(tracker.mean[0, :4], [220.0, 140.0, 3200.0, 0.5], rtol=0.02)
+
+
+@pytest.mark.parametrize("method", ["ecc", "orb"])
+def test_cmc_from_frames_keeps_the_id_through_a_camera_jump(method):
+    from ._camera import view, world_texture
+
+    world = world_texture()
+    tracker = Sort(min_hits=1, max_age=1, cmc=method)
+    static = np.array([[300.0, 200.0, 320.0, 240.0]])  # world coordinates
+    shown = []
+    for camera_x in [100, 100, 100, 130, 130]:
+        boxes = static - [camera_x, 100, camera_x, 100]
+        shown.append(tracker.update(boxes, image=view(world, camera_x, 100)).ids.tolist())
+    assert shown == [[1]] * 5
+    with pytest.raises(ValueError, match="needs the frame"):
+        tracker.update(static)

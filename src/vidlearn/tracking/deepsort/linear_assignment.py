@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from ..assignment import linear_assignment
 from ..boxes import cxcyah_to_xyxy, iou_matrix
 from ..kalman import CHI2_95, DeepSortKalmanFilter
 
@@ -47,15 +47,18 @@ def min_cost_matching(
         return _empty_matches(), track_indices, detection_indices
     cost = np.array(distance(track_indices, detection_indices), dtype=np.float64)
     cost[cost > max_distance] = max_distance + 1e-5
-    solved = linear_assignment(cost).matches
-    rejected = cost[solved[:, 0], solved[:, 1]] > max_distance
+    rows, cols = linear_sum_assignment(cost)  # rows come sorted
+    rejected = cost[rows, cols] > max_distance
     # nwojke's order: what the solver left unassigned first, then the rejected pairs (in row order).
-    free_rows = np.setdiff1d(np.arange(len(track_indices)), solved[:, 0])
-    free_cols = np.setdiff1d(np.arange(len(detection_indices)), solved[:, 1])
-    kept = solved[~rejected]
-    matches = np.stack([track_indices[kept[:, 0]], detection_indices[kept[:, 1]]], axis=1)
-    unmatched_tracks = track_indices[np.concatenate([free_rows, solved[rejected, 0]]).astype(np.int64)]
-    unmatched_detections = detection_indices[np.concatenate([free_cols, solved[rejected, 1]]).astype(np.int64)]
+    # (Boolean masks rather than np.setdiff1d: this runs once per cascade level, on a few dozen indices.)
+    row_free = np.ones(len(track_indices), dtype=bool)
+    row_free[rows] = False
+    col_free = np.ones(len(detection_indices), dtype=bool)
+    col_free[cols] = False
+    kept = ~rejected
+    matches = np.stack([track_indices[rows[kept]], detection_indices[cols[kept]]], axis=1)
+    unmatched_tracks = track_indices[np.concatenate([np.flatnonzero(row_free), rows[rejected]])]
+    unmatched_detections = detection_indices[np.concatenate([np.flatnonzero(col_free), cols[rejected]])]
     return matches, unmatched_tracks, unmatched_detections
 
 
@@ -71,18 +74,20 @@ def matching_cascade(
     track_indices = np.asarray(track_indices, dtype=np.int64)
     unmatched_detections = np.asarray(detection_indices, dtype=np.int64)
     matches = [_empty_matches()]
-    for level in range(cascade_depth):
+    since = time_since_update[track_indices]
+    # Only the levels that hold tracks, in increasing order (an empty level matches nothing).
+    for level in np.unique(since[(since >= 1) & (since <= cascade_depth)]):
         if len(unmatched_detections) == 0:
             break
-        level_tracks = track_indices[time_since_update[track_indices] == 1 + level]
-        if len(level_tracks) == 0:
-            continue
+        level_tracks = track_indices[since == level]
         level_matches, _, unmatched_detections = min_cost_matching(
             distance, max_distance, level_tracks, unmatched_detections
         )
         matches.append(level_matches)
     all_matches = np.concatenate(matches)
-    unmatched_tracks = np.setdiff1d(track_indices, all_matches[:, 0])
+    matched = np.zeros(int(track_indices.max(initial=-1)) + 1, dtype=bool)
+    matched[all_matches[:, 0]] = True
+    unmatched_tracks = np.sort(track_indices[~matched[track_indices]])
     return all_matches, unmatched_tracks, unmatched_detections
 
 

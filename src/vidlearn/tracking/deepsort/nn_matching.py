@@ -14,6 +14,18 @@ import numpy as np
 __all__ = ["NearestNeighborDistanceMetric"]
 
 
+def member_of(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` for non-negative integer ids, through a lookup table (isin sorts; trackers
+    ask this every frame about a few dozen ids)."""
+    values = np.asarray(values, dtype=np.int64)
+    pool = np.asarray(pool, dtype=np.int64)
+    if len(values) == 0 or len(pool) == 0:
+        return np.zeros(len(values), dtype=bool)
+    table = np.zeros(max(int(values.max()), int(pool.max())) + 1, dtype=bool)
+    table[pool] = True
+    return table[values]
+
+
 def _normalise(features: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return features / np.where(norms > 0, norms, 1.0)
@@ -56,7 +68,7 @@ class NearestNeighborDistanceMetric:
             self.owners = np.concatenate([self.owners, targets])
         if self.features is None:
             return
-        keep = np.isin(self.owners, np.asarray(active_targets, dtype=np.int64))
+        keep = member_of(self.owners, active_targets)
         if self.budget is not None:
             # Rank each feature from the newest within its owner; keep the newest `budget`.
             order = np.argsort(self.owners, kind="stable")
@@ -80,7 +92,7 @@ class NearestNeighborDistanceMetric:
         cost = np.full((len(targets), len(features)), np.inf)
         if self.features is None or len(features) == 0 or len(targets) == 0:
             return cost
-        rows = np.flatnonzero(np.isin(self.owners, targets))
+        rows = np.flatnonzero(member_of(self.owners, targets))
         if len(rows) == 0:
             return cost
         gallery, owners = self.features[rows], self.owners[rows]

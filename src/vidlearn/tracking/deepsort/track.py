@@ -24,6 +24,7 @@ from enum import IntEnum
 import numpy as np
 
 from ..kalman import DeepSortKalmanFilter
+from .nn_matching import member_of
 
 __all__ = ["TrackSet", "TrackState"]
 
@@ -123,7 +124,7 @@ class TrackSet:
         for name in self._fields:
             setattr(self, name, getattr(self, name)[keep])
         if self.pending_features is not None:
-            alive = np.isin(self.pending_owner, self.ids)
+            alive = member_of(self.pending_owner, self.ids)
             self.pending_features = self.pending_features[alive]
             self.pending_owner = self.pending_owner[alive]
 
@@ -131,7 +132,7 @@ class TrackSet:
         """Remove and return the pending ``features (P, D)`` and owners ``(P,)`` of Confirmed tracks."""
         if self.pending_features is None:
             return None, np.zeros(0, dtype=np.int64)
-        mine = np.isin(self.pending_owner, self.ids[self.confirmed])
+        mine = member_of(self.pending_owner, self.ids[self.confirmed])
         features, owners = self.pending_features[mine], self.pending_owner[mine]
         self.pending_features = self.pending_features[~mine]
         self.pending_owner = self.pending_owner[~mine]

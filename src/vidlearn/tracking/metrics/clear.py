@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from ..assignment import linear_assignment
 from .data import SequenceData
 
 __all__ = ["CLEAR"]
@@ -73,7 +73,7 @@ class CLEAR:
             continuing = tracker_ids_t[np.newaxis, :] == prev_timestep_tracker_id[gt_ids_t[:, np.newaxis]]
             score = 1000 * continuing + similarity
             score[similarity < self.threshold - _EPS] = 0
-            rows, cols = linear_assignment(-score).matches.T
+            rows, cols = linear_sum_assignment(-score)  # per frame: scipy directly, rows sorted
             matched = score[rows, cols] > 0 + _EPS
             rows, cols = rows[matched], cols[matched]
             matched_gt = gt_ids_t[rows]

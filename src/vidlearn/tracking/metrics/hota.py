@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from ..assignment import linear_assignment
 from .data import SequenceData
 
 __all__ = ["ALPHAS", "HOTA"]
@@ -71,7 +71,7 @@ class HOTA:
             if len(gt_ids_t) == 0 or len(tracker_ids_t) == 0:
                 continue
             score = global_alignment[gt_ids_t[:, np.newaxis], tracker_ids_t[np.newaxis, :]] * similarity
-            rows, cols = linear_assignment(-score).matches.T
+            rows, cols = linear_sum_assignment(-score)  # per frame: scipy directly, rows sorted
             matched_gt.append(gt_ids_t[rows])
             matched_tracker.append(tracker_ids_t[cols])
             matched_similarity.append(similarity[rows, cols])
