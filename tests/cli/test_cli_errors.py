@@ -7,6 +7,7 @@ import pytest
 
 from vidlearn.cli.main import main
 from vidlearn.models import create, save_weights
+from vidlearn.tasks import TASKS
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RECIPE = CONFIGS / "recognition" / "c3d" / "c3d_sports1m-pretrained_16x1x1_ucf101-split1.yaml"
@@ -85,7 +86,8 @@ def test_unknown_task_is_one_line_listing_the_known_tasks(capsys, tmp_path):
     for command in (["train", str(recipe)], ["evaluate", str(recipe), "--checkpoint", "x"]):
         code, err = _run(capsys, *command)
         assert code == 2
-        assert _one_line(err) == f"vidlearn: error: {recipe}: unknown task 'superresolution'; known tasks: recognition"
+        assert _one_line(err) == (
+            f"vidlearn: error: {recipe}: unknown task 'superresolution'; known tasks: {', '.join(sorted(TASKS))}")
 
 
 def test_recipe_without_task_runs_as_recognition(capsys, tmp_path):
