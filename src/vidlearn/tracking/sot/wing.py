@@ -291,8 +291,12 @@ def train(cfg: SotConfig, *, resume: str | Path | None = "auto", final_eval: boo
 
 
 def evaluate(cfg: SotConfig, checkpoint: str | Path, *, out_dir: str | Path | None = None,
-             progress: bool = True) -> dict[str, float]:
-    """Score a trained tracker (``model.safetensors``) on the recipe's evaluation sets (OTB OPE)."""
+             progress: bool = True, **protocol_options: Any) -> dict[str, float]:
+    """Score a trained tracker (``model.safetensors``) on the recipe's evaluation sets (OTB OPE); the OTB
+    protocol is the only one (another ``protocol`` is a ``ValueError``)."""
+    protocol = protocol_options.get("protocol", "otb")
+    if protocol != "otb":
+        raise ValueError(f"single-object tracking is scored with the OTB protocol only, not {protocol!r}")
     model, _ = load_sot_model(checkpoint, expected="rolo" if _is_rolo(cfg) else "goturn")
     return _score(cfg, model, eval_sets(cfg), out_dir=None if out_dir is None else Path(out_dir))
 
