@@ -234,3 +234,23 @@ def test_a_torchvision_detector_on_a_video(synthetic_sequence, tmp_path, capsys)
                         "-o", tmp_path / "r.txt", "--quiet")
     assert code == 0 and out.startswith("sort: 12 frames, ")
     assert read_mot(tmp_path / "r.txt", "result", 12) is not None
+
+
+def test_single_object_trackers_run_as_sot_track_and_sort_refuses_their_options(capsys, tmp_path):
+    from vidlearn.video import write_video
+
+    frames = np.zeros((6, 48, 64, 3), np.uint8)
+    for t in range(6):
+        frames[t, 10:26, 8 + 4 * t:24 + 4 * t] = 255  # a white square moving right by 4 px a frame
+    video = write_video(tmp_path / "square.mp4", frames, 10)
+    code, out, _ = _run(capsys, "track", video, "--tracker", "stay", "--init", "8,10,16,16",
+                        "-o", tmp_path / "stay.txt", "--quiet")
+    assert code == 0 and "6 boxes" in out
+    rows = (tmp_path / "stay.txt").read_text().splitlines()
+    # --init is 0-based pixels; the rows are OTB's 1-based x,y,w,h
+    assert len(rows) == 6 and {tuple(float(v) for v in row.split(",")) for row in rows} == {(9.0, 11.0, 16.0, 16.0)}
+    assert _error_line(capsys, "track", "--tracker", "csrt", "-o", tmp_path / "x.txt") == (
+        "vidlearn: error: --tracker csrt follows one target in a video or a frame folder: give INPUT")
+    assert _error_line(capsys, "track", video, "--tracker", "sort", "--checkpoint", "m.safetensors",
+                       "-o", tmp_path / "y.txt").startswith(
+        "vidlearn: error: --checkpoint is for the single-object trackers (goturn, rolo, csrt")

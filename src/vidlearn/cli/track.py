@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vidlearn.cli.sot import TRACKERS as SOT_TRACKERS
+
 __all__ = ["register"]
 
 
@@ -27,7 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, nargs="?", default=None, metavar="INPUT",
                         help="a video file or a MOTChallenge sequence folder (det/det.txt, seqinfo.ini, img1/)")
-    parser.add_argument("--tracker", choices=("sort", "deepsort"), required=True)
+    parser.add_argument("--tracker", choices=("sort", "deepsort", *SOT_TRACKERS), required=True,
+                        help="sort or deepsort (multi-object), or a single-object tracker (as vidlearn sot track)")
+    single = parser.add_argument_group("single-object trackers (goturn, rolo, ...; as vidlearn sot track)")
+    single.add_argument("--init", default=None, metavar="x,y,w,h",
+                        help="the target's box in the first frame (default: an OTB folder's first ground-truth box)")
+    single.add_argument("--checkpoint", type=Path, default=None, help="model.safetensors of a trained GOTURN or ROLO")
+    single.add_argument("--weights-dir", type=Path, default=None, help="NanoTrack's ONNX folder")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--detections", type=Path, default=None,
                         help="det.txt (features in columns 11+ optional) or deep_sort's .npy")
@@ -87,6 +95,19 @@ def _tracker_params(args: argparse.Namespace) -> dict:
 
 def _run(args: argparse.Namespace) -> int:
     from vidlearn.cli.errors import CLIError, user_errors
+
+    if args.tracker in SOT_TRACKERS:
+        from vidlearn.cli.sot import track_command
+
+        if args.input is None:
+            raise CLIError(f"--tracker {args.tracker} follows one target in a video or a frame folder: give INPUT")
+        args.no_progress = args.quiet
+        return track_command(args)
+    given = [option for option, value in (("--init", args.init), ("--checkpoint", args.checkpoint),
+                                          ("--weights-dir", args.weights_dir)) if value is not None]
+    if given:
+        raise CLIError(f"{given[0]} is for the single-object trackers ({', '.join(SOT_TRACKERS)}), "
+                       f"not --tracker {args.tracker}")
     from vidlearn.tracking.formats import read_seqinfo, write_mot
     from vidlearn.tracking.run import create_tracker, read_detections, track_detections
 
