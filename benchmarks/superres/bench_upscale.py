@@ -9,7 +9,7 @@ One process, the models of TecoGAN's FRVSR size (SRNet 10-64; speed does not dep
   frame as ``vidlearn upscale`` runs them, after one warm-up frame; fp32 and the fast path (CPU:
   channels_last + bf16 autocast; GPU: fp16 autocast), their ratio and the PSNR between the two
   paths' outputs (how much the fast path changes the pixels);
-* the peak resident memory of ``vidlearn upscale`` (a subprocess; its ``ru_maxrss`` from ``wait4``) over videos of 100 and 1,000 frames at a small size, which
+* the peak resident memory of ``vidlearn upscale`` (a subprocess under ``/usr/bin/time -f %M``) over videos of 100 and 1,000 frames at a small size, which
   must not grow with the length.
 """
 
@@ -55,34 +55,37 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
-def peak_memory(frames: int, work: Path) -> float:
-    """Peak RSS (MiB) of ``vidlearn upscale`` on a ``frames``-frame 64x48 video with a tiny FRVSR."""
+def peak_memory(frames: int, work: Path, size: tuple[int, int] = (48, 64)) -> float:
+    """Peak RSS (MiB) of ``vidlearn upscale`` on a ``frames``-frame video of ``size`` LR pixels, tiny FRVSR.
+
+    Measured by ``/usr/bin/time -f %M`` around the command: Linux carries a forked process's high-water
+    mark across ``exec``, so the ``ru_maxrss`` of a child forked from this (large) process would report
+    this process's peak instead.
+    """
     from vidlearn.video import VideoWriter
 
     video = work / f"in_{frames}.mp4"
     rng = np.random.default_rng(0)
     with VideoWriter(video, 25) as writer:
         for _ in range(frames):
-            writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+            writer.write(rng.integers(0, 255, (*size, 3), dtype=np.uint8))
     checkpoint = work / "tiny.safetensors"
     if not checkpoint.exists():
         model = create("frvsr_3_64", num_blocks=1, num_filters=8)
         save_weights(model, checkpoint, metadata={"model": "frvsr_3_64", "kwargs": {"num_blocks": 1, "num_filters": 8},
                                                   "scale": 4})
-    command = [sys.executable, "-m", "vidlearn.cli.main", "upscale", str(video), str(work / f"out_{frames}.mp4"),
-               "--checkpoint", str(checkpoint), "--quiet", "--overwrite"]
-    child = subprocess.Popen(command)
-    _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with status {status}")
-    return usage.ru_maxrss / 1024.0
+    command = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "vidlearn.cli.main", "upscale", str(video),
+               str(work / f"out_{frames}.mp4"), "--checkpoint", str(checkpoint), "--quiet", "--overwrite"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return int(result.stderr.strip().splitlines()[-1]) / 1024.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=3, help="frames per measurement (+1 warm-up)")
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--memory-frames", nargs="*", type=int, default=[100, 1000])
+    parser.add_argument("--memory-size", default="48x64", help="LR HEIGHTxWIDTH of the memory runs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
@@ -105,14 +108,15 @@ def main() -> None:
     memory = {}
     with tempfile.TemporaryDirectory() as work:
         for frames in args.memory_frames:
-            memory[str(frames)] = peak_memory(frames, Path(work))
+            size = tuple(int(v) for v in args.memory_size.split("x"))
+            memory[str(frames)] = peak_memory(frames, Path(work), size)  # type: ignore[arg-type]
             print(json.dumps({"upscale_frames": frames, "peak_rss_mib": memory[str(frames)]}), flush=True)
     load = list(os.getloadavg())
     result = {"rows": rows, "peak_rss_mib": memory, "device": str(device), "threads": torch.get_num_threads(),
               "load_average": load, "machine": machine_info().as_dict(),
               "fast_path": "CPU: channels_last + bf16 autocast; GPU: fp16 autocast",
-              "note": "self usage of the parent excluded: peak RSS is the child's", "rusage_self_mib":
-              resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+              "memory_lr_size": args.memory_size,
+              "rusage_self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
     args.out.write_text(json.dumps(result, indent=1))
 
 

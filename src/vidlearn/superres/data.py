@@ -249,13 +249,13 @@ class FileSource:
 def sample_sr_scene(seed: int | np.random.Generator, *, num_frames: int = 10, max_speed: float = 0.02) -> SceneSpec:
     """A random scene with detail at every scale, for super-resolution.
 
-    The background sums 48 Fourier modes up to 40 cycles across the view with 1/f amplitudes (fine
-    texture a ×4 LR frame aliases), 3 to 6 shapes (a third of them textured patches) move, turn and
+    The background sums 48 Fourier modes up to 16 cycles across the view with 1/f amplitudes (at a
+    64-pixel view, periods down to 4 HR pixels, which a ×4 LR frame cannot hold), 3 to 6 shapes (a third of them textured patches) move, turn and
     orbit, and the camera pans at up to ``max_speed`` views per frame, so every pixel moves.
     """
     rng = np.random.default_rng(seed)
     modes = 48
-    freq = rng.integers(-40, 41, (modes, 2)).astype(float)
+    freq = rng.integers(-16, 17, (modes, 2)).astype(float)
     freq[np.all(freq == 0, 1)] = (1.0, 0.0)
     norm = np.linalg.norm(freq, axis=1, keepdims=True)
     amplitudes = rng.normal(0.0, 1.0, (modes, 3)) * (0.5 / norm) * (0.6 + 0.4 * rng.random((modes, 1)))
