@@ -59,6 +59,14 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn train \$TINY .*", "quick", TINY_QUICK),
     (r"vidlearn evaluate \$TINY .*", "quick", TINY_QUICK),  # the 4 test videos the quick training made
     (r"vidlearn predict data/motion8/.*", "run", ""),
+    # README: the other wings' commands on the user's own files (each runs in its guide's examples)
+    (r"vidlearn track video\.mp4 .*", "help", "vidlearn track --help"),
+    (r"vidlearn mot eval MOT17/train .*", "help", "vidlearn mot eval --help"),
+    (r"vidlearn track crossing/ .*", "help", "vidlearn track --help"),
+    (r"vidlearn sot eval runs/sot otb/ .*", "help", "vidlearn sot eval --help"),
+    (r"vidlearn upscale clip_lr\.mp4 .*", "help", "vidlearn upscale --help"),
+    (r"vidlearn superres evaluate clip_x4\.mp4 .*", "help", "vidlearn superres evaluate --help"),
+    (r"vidlearn generate --checkpoint CKPT .*", "help", "vidlearn generate --help"),
     (r"vidlearn train configs/tracking/(goturn|rolo)/\S+\.yaml --work-dir \S+", "quick", SOT_QUICK),
     (r"vidlearn sot track .*", "help", "vidlearn sot track --help"),  # reads ../shared/data and a trained run
     (r"vidlearn sot eval .*", "help", "vidlearn sot eval --help"),
