@@ -44,7 +44,7 @@ REID_QUICK = ("data.synthetic.train_scenes=2 data.synthetic.test_scenes=1 data.s
 
 #: (command pattern, action, detail). The first pattern that matches (``re.fullmatch``) decides.
 POLICY: list[tuple[str, str, str]] = [
-    (r"make demo", "help", "vidlearn demo --help"),  # the demo itself takes 5-10 minutes
+    (r"make demo", "help", "vidlearn demo --help"),  # the demo itself takes about 9 minutes
     (r"make test", "skip", "runs this test suite"),
     (r"pip install .*", "skip", "installs packages"),
     (r"vidlearn models", "quick", "vidlearn models c3d"),  # one model; every model's GMACs take ~20 s
