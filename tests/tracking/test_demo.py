@@ -29,7 +29,10 @@ def test_identity_timeline_follows_the_matched_ids():
 def test_quick_demo_writes_its_files(tmp_path):
     results = demo_part(tmp_path, quick=True, log=lambda line: None)
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved == results and {"sort", "deepsort", "deepsort_boxes_only"} <= set(saved)
+    assert saved == results and set(saved) == {"sort", "deepsort", "deepsort_boxes_only", "single_object"}
+    single = saved.pop("single_object")  # GOTURN, ROLO and the baselines on synthetic sequences and OTB Crossing
+    assert {"goturn", "rolo", "stay"} <= set(single["sets"]["synthetic"])
+    assert (tmp_path / "single_object" / "results.md").is_file()
     for row in saved.values():
         assert set(row) == {"MOTA", "IDF1", "HOTA", "IDSW"} and isinstance(row["IDSW"], int)
         assert -100 <= row["MOTA"] <= 100 and 0 <= row["IDF1"] <= 100 and 0 <= row["HOTA"] <= 100
