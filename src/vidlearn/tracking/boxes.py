@@ -41,7 +41,10 @@ def validate_boxes(boxes: np.ndarray, name: str = "boxes") -> np.ndarray:
         return array.reshape(0, 4)
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4) as x1, y1, x2, y2; got shape {array.shape}")
-    # One reduction each on the good path (trackers call this every frame); the index only on failure.
+    # Trackers call this every frame: on the good path two reductions (x2 - x1 keeps its sign exactly, and
+    # is NaN where a coordinate is); the bad box is looked for only on failure.
+    if np.isfinite(array.sum()) and (array[:, 2:] - array[:, :2]).min() >= 0:
+        return array
     if not np.isfinite(array.sum()):
         bad = ~np.isfinite(array).all(axis=1)
         if bad.any():

@@ -21,7 +21,10 @@ Life-cycle of one track::
 The defaults are abewley/sort's (``max_age=1``, ``min_hits=3``, ``iou_threshold=0.3``); ids start at 1, as
 its output does (``id + 1``). Tracks are held as two arrays, ``(N, 24)`` compact Kalman states
 (:class:`~vidlearn.tracking.kalman.SortCompactKalman`, filterpy's numbers) and ``(N, 5)`` integer counters,
-so a frame is a fixed number of array operations on small arrays, whatever the number of tracks.
+so a frame is a fixed number of array operations on small arrays, whatever the number of tracks. A frame
+with few boxes (at most ``Sort.scalar_pairs`` detection x track pairs; most MOTChallenge frames) runs the
+same formulas on Python floats instead (:mod:`~vidlearn.tracking.sort_rows`), where NumPy's per-call cost
+would dominate; both paths give the same numbers to the last bit.
 
 Two options beyond the paper, both off by default (and then the output is abewley/sort's):
 
@@ -45,6 +48,7 @@ from scipy.optimize import linear_sum_assignment
 from .boxes import iou_matrix, validate_boxes
 from .cmc import make_cmc, resolve_warp, similarity_scale
 from .kalman import SortCompactKalman, SortKalmanFilter
+from .sort_rows import associate_rows, box_of, predict_row, update_row, z_of
 
 __all__ = ["Sort", "Tracks", "validate_frame_input"]
 
@@ -164,6 +168,8 @@ def associate(
     return pairs[~low], np.concatenate([never, pairs[low, 0]])
 
 
+
+
 class Sort:
     """SORT multi-object tracker (Bewley et al. 2016), with optional BYTE and camera-motion compensation.
 
@@ -178,6 +184,11 @@ class Sort:
             to every :meth:`update`.
         cmc_downscale: shrink factor of the images for the motion estimate.
     """
+
+    #: Frames with at most this many detection x track pairs (and neither BYTE nor camera motion) run on
+    #: Python floats: the same numbers as the array path, with far fewer NumPy calls. A negative value
+    #: sends every frame down the array path.
+    scalar_pairs: int = 144
 
     def __init__(
         self, max_age: int = 1, min_hits: int = 3, iou_threshold: float = 0.3, *, byte: bool = False,
@@ -197,6 +208,8 @@ class Sort:
         self.cmc = make_cmc(cmc, cmc_downscale)
         self.kf = SortKalmanFilter()
         self._filter = SortCompactKalman(self.kf)
+        self._rows_constants = (self._filter.initial.tolist(), self._filter.q_position.tolist(),
+                                self._filter.q_velocity.tolist(), self._filter.r.tolist())
         self.reset()
 
     def reset(self) -> None:
@@ -206,28 +219,40 @@ class Sort:
         self._next_id = 1
         self._state = np.zeros((0, 24))
         self._counters = np.zeros((0, 5), dtype=np.int64)
+        # Between small frames the tracks stay Python lists (rows of ``_state`` and ``_counters``);
+        # ``_arrays`` turns them back into the arrays when the array path or a reader needs them.
+        self._lists: tuple[list[list[float]], list[list[int]]] | None = None
         if self.cmc is not None:
             self.cmc.reset()
 
     def __len__(self) -> int:
-        return len(self._counters)
+        return len(self._counters) if self._lists is None else len(self._lists[1])
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(state (N, 24), counters (N, 5))``, converted from the small-frame lists if they hold the tracks."""
+        if self._lists is not None:
+            rows, counters = self._lists
+            self._state = np.array(rows, dtype=np.float64).reshape(-1, 24)
+            self._counters = np.array(counters, dtype=np.int64).reshape(-1, 5)
+            self._lists = None
+        return self._state, self._counters
 
     # Read-only views of the tracks (rows in creation order).
-    ids = property(lambda self: self._counters[:, _ID], doc="``int64 (N,)`` track ids.")
-    hits = property(lambda self: self._counters[:, _HITS], doc="``int64 (N,)`` matched frames.")
-    hit_streak = property(lambda self: self._counters[:, _STREAK], doc="``int64 (N,)`` consecutive matches.")
-    age = property(lambda self: self._counters[:, _AGE], doc="``int64 (N,)`` frames since creation.")
-    time_since_update = property(lambda self: self._counters[:, _SINCE], doc="``int64 (N,)`` frames unmatched.")
+    ids = property(lambda self: self._arrays()[1][:, _ID], doc="``int64 (N,)`` track ids.")
+    hits = property(lambda self: self._arrays()[1][:, _HITS], doc="``int64 (N,)`` matched frames.")
+    hit_streak = property(lambda self: self._arrays()[1][:, _STREAK], doc="``int64 (N,)`` consecutive matches.")
+    age = property(lambda self: self._arrays()[1][:, _AGE], doc="``int64 (N,)`` frames since creation.")
+    time_since_update = property(lambda self: self._arrays()[1][:, _SINCE], doc="``int64 (N,)`` frames unmatched.")
 
     @property
     def mean(self) -> np.ndarray:
         """``(N, 7)`` Kalman means ``[cx, cy, s, r, vx, vy, vs]``."""
-        return self._filter.expand(self._state)[0]
+        return self._filter.expand(self._arrays()[0])[0]
 
     @property
     def covariance(self) -> np.ndarray:
         """``(N, 7, 7)`` Kalman covariances."""
-        return self._filter.expand(self._state)[1]
+        return self._filter.expand(self._arrays()[0])[1]
 
     def _compensate(self, warp: np.ndarray) -> None:
         """Warp the predicted states by the camera motion ``[s R | t]`` (previous frame -> this frame)."""
@@ -242,7 +267,7 @@ class Sort:
 
     def _step(self, boxes: np.ndarray, scores: np.ndarray, warp: np.ndarray | None) -> Tracks:
         self.frame_count += 1
-        state, counters = self._state, self._counters
+        state, counters = self._arrays()
         if len(counters):
             # abewley/sort: an area velocity that would make the area non-positive is zeroed first.
             state[:, 6] *= state[:, 6] + state[:, 2] > 0
@@ -298,6 +323,48 @@ class Sort:
             self._state, self._counters = state[alive], counters[alive]
         return result
 
+    def _step_scalar(self, boxes: np.ndarray) -> Tracks:
+        """:meth:`_step` without BYTE or camera motion, on Python floats (small frames; same numbers)."""
+        self.frame_count += 1
+        initial, q_position, q_velocity, r = self._rows_constants
+        rows, counters = (self._state.tolist(), self._counters.tolist()) if self._lists is None else self._lists
+        predicted: list[list[float]] = []
+        if rows:
+            rows = [predict_row(row, q_position, q_velocity) for row in rows]
+            for c in counters:
+                if c[_SINCE] != 0:
+                    c[_STREAK] = 0
+                c[_AGE] += 1
+                c[_SINCE] += 1
+            predicted = [box_of(row) for row in rows]
+            valid = [i for i, b in enumerate(predicted) if b[0] == b[0] and b[1] == b[1] and b[2] == b[2] and b[3] == b[3]]
+            if len(valid) < len(rows):
+                rows, counters = [rows[i] for i in valid], [counters[i] for i in valid]
+                predicted = [predicted[i] for i in valid]
+        detections = boxes.tolist()
+        matches, new = associate_rows(detections, predicted, self.iou_threshold)
+        for det, trk in matches:
+            rows[trk] = update_row(rows[trk], z_of(detections[det]), r)
+            c = counters[trk]
+            c[_SINCE] = 0
+            c[_HITS] += 1
+            c[_STREAK] += 1
+        for det in new:
+            rows.append(z_of(detections[det]) + initial[4:])
+            counters.append([self._next_id, 0, 0, 0, 0])
+            self._next_id += 1
+
+        warm_up = self.frame_count <= self.min_hits
+        shown = [i for i in range(len(counters) - 1, -1, -1)
+                 if counters[i][_SINCE] < 1 and (warm_up or counters[i][_STREAK] >= self.min_hits)]
+        result = Tracks(np.array([counters[i][_ID] for i in shown], dtype=np.int64),
+                        np.array([box_of(rows[i]) for i in shown], dtype=np.float64).reshape(-1, 4))
+        if any(c[_SINCE] > self.max_age for c in counters):
+            alive = [i for i, c in enumerate(counters) if c[_SINCE] <= self.max_age]
+            rows, counters = [rows[i] for i in alive], [counters[i] for i in alive]
+        self._lists = (rows, counters)
+        return result
+
     def update(
         self,
         boxes: np.ndarray,
@@ -334,4 +401,6 @@ class Sort:
                 for _ in range(frame - self.last_frame - 1):
                     self._step(np.zeros((0, 4)), np.zeros(0), None)
             self.last_frame = frame
+        if warp is None and not self.byte and len(self) * len(boxes) <= self.scalar_pairs:
+            return self._step_scalar(boxes)
         return self._step(boxes, scores, warp)
