@@ -209,7 +209,7 @@ def test_frame_options_need_frames_and_the_right_tracker(synthetic_sequence, tmp
     det = folder / "det" / "det.txt"
     line = _error_line(capsys, "track", "--tracker", "deepsort", "--detections", det, "--reid", "x.pt",
                        "-o", tmp_path / "r.txt")
-    assert line.endswith("--detector, --reid and --video need the frames, and no INPUT was given")
+    assert line.endswith("--detector, --reid, --video and --cmc need the frames, and no INPUT was given")
     line = _error_line(capsys, "track", folder, "--tracker", "sort", "--reid", "x.pt", "-o", tmp_path / "r.txt")
     assert line.endswith("--reid gives appearance features, which only --tracker deepsort uses")
     line = _error_line(capsys, "track", video, "--tracker", "sort", "--detector", "fasterrcnn_resnet50_fpn",

@@ -75,6 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deep.add_argument("--nn-budget", type=int, default=100, help="gallery size per track, 0 = unlimited (default 100)")
     deep.add_argument("--max-iou-distance", type=float, default=0.7, help="IoU gate as 1 - IoU (default 0.7)")
     deep.add_argument("--n-init", type=int, default=3, help="matches that confirm a track (default 3)")
+    extra = parser.add_argument_group("beyond the papers (off by default; see docs/tracking.md)")
+    extra.add_argument("--byte", action="store_true",
+                       help="BYTE's second association of low-score detections (ByteTrack, Zhang et al. 2022)")
+    extra.add_argument("--cmc", choices=("ecc", "orb"), default=None,
+                       help="camera-motion compensation estimated from the frames (needs INPUT with frames)")
     parser.add_argument("--max-age", type=int, default=None,
                         help="frames a track survives unseen (default: SORT 1, DeepSORT 30)")
     parser.set_defaults(func=_run)
@@ -90,6 +95,10 @@ def _tracker_params(args: argparse.Namespace) -> dict:
                   "n_init": args.n_init}
     if args.max_age is not None:
         params["max_age"] = args.max_age
+    if args.byte:
+        params["byte"] = True
+    if args.cmc is not None:
+        params["cmc"] = args.cmc
     return params
 
 
@@ -141,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         elif sequence is not None and sequence.video is not None and num_frames is None:
             num_frames = sequence.num_frames
         tracker = create_tracker(args.tracker, **_tracker_params(args))
-        needs_pixels = args.detector is not None or args.reid is not None or args.video is not None
+        needs_pixels = any(value is not None for value in (args.detector, args.reid, args.video, args.cmc))
         detections = read_detections(detections_path, num_frames) if detections_path is not None else None
         if not needs_pixels:
             use_features = args.tracker == "deepsort" and not args.no_features and detections.features is not None
@@ -167,7 +176,7 @@ def _track_frames(args, sequence, tracker, detections, num_frames):
 
     if sequence is None or not sequence.has_frames:
         where = "no INPUT was given" if sequence is None else f"{args.input} has no frames (no img1/, no video)"
-        raise CLIError(f"--detector, --reid and --video need the frames, and {where}")
+        raise CLIError(f"--detector, --reid, --video and --cmc need the frames, and {where}")
     if num_frames is not None and num_frames != sequence.num_frames and sequence.num_frames:
         sequence.num_frames = min(num_frames, sequence.num_frames)
     detector = embedder = None

@@ -23,6 +23,7 @@ from .run import Detections
 __all__ = ["Sequence", "embed_rows", "open_sequence", "track_sequence"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".gif")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass
@@ -105,10 +106,14 @@ def open_sequence(path: str | os.PathLike) -> Sequence:
     frames_at = path / (info.im_dir or "img1")
     video = frames_at if frames_at.is_file() else None
     image_dir = frames_at if frames_at.is_dir() else None
-    if info.seq_length == 0 and image_dir is not None:  # no seqinfo.ini: as many frames as images
-        info.seq_length = len(list(image_dir.glob(f"*{info.im_ext or '.jpg'}")))
+    image_ext = info.im_ext or ".jpg"
+    if not seqinfo_path.is_file() and image_dir is not None:  # no seqinfo.ini: as many frames as images
+        found = [f.suffix.lower() for f in image_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES]
+        if found:  # MOTChallenge writes .jpg, other tools .png: the folder's most common kind
+            image_ext = max(sorted(set(found)), key=found.count)
+        info.seq_length = found.count(image_ext)
     return Sequence(info.name, info.seq_length, info.frame_rate, info.im_height, info.im_width, video=video,
-                    image_dir=image_dir, image_ext=info.im_ext or ".jpg",
+                    image_dir=image_dir, image_ext=image_ext,
                     detections=detections if detections.is_file() else None,
                     seqinfo=seqinfo_path if seqinfo_path.is_file() else None)
 
@@ -140,10 +145,12 @@ def track_sequence(
     if (detections is None) == (detector is None):
         raise ValueError("give detections or a detector (exactly one)")
     num_frames = sequence.num_frames
-    needs_frames = detector is not None or embedder is not None or (on_frame is not None and sequence.has_frames)
+    motion = getattr(tracker, "cmc", None) is not None  # camera-motion compensation reads every frame
+    needs_frames = (detector is not None or embedder is not None or motion
+                    or (on_frame is not None and sequence.has_frames))
     if needs_frames and not sequence.has_frames:
-        raise ValueError(f"{sequence.name}: a detector or an appearance model needs frames, and this sequence "
-                         "has none (no video, no image folder)")
+        raise ValueError(f"{sequence.name}: a detector, an appearance model or camera-motion compensation needs "
+                         "frames, and this sequence has none (no video, no image folder)")
     if detections is not None and len(detections.rows) and detections.rows.num_frames > num_frames:
         raise MotFormatError(f"detections reach frame {detections.rows.num_frames}, past the {num_frames} "
                              f"frames of {sequence.name}: a detection file of another sequence?")
@@ -169,8 +176,9 @@ def track_sequence(
         found.append(rows)
         for frame in range(first, stop):
             here = np.flatnonzero(rows.frames == frame)
+            image = {"image": frames[frame - first].numpy()} if motion else {}
             tracks = tracker.update(rows.boxes_xyxy[here], rows.scores[here],
-                                    None if features is None else features[here], frame=frame)
+                                    None if features is None else features[here], frame=frame, **image)
             out_frames.append(np.full(len(tracks.ids), frame, dtype=np.int64))
             out_ids.append(tracks.ids)
             out_boxes.append(tracks.boxes.reshape(-1, 4))
