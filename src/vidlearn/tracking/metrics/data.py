@@ -17,6 +17,7 @@ a tracker box is their IoU, computed on the files' ``x, y, w, h`` exactly as Tra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,49 +53,94 @@ class SequenceData:
     num_tracker_dets: int = 0
 
 
+def _padded(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(4, F, M)`` coordinates of ``boxes (N, 4)`` laid out by frame (``M`` = most boxes in a frame), zeros
+    after each frame's boxes."""
+    counts = np.diff(offsets)
+    frame = np.repeat(np.arange(len(counts)), counts)
+    padded = np.zeros((4, len(counts), int(counts.max(initial=0))))
+    padded[:, frame, np.arange(len(frame)) - offsets[frame]] = boxes.T
+    return padded
+
+
+def _iou_blocks(
+    boxes_a: np.ndarray, offsets_a: np.ndarray, boxes_b: np.ndarray, offsets_b: np.ndarray,
+    chunk_pairs: int = 500_000, max_frames: int = 64,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(first, last, iou)`` per block of frames: ``iou[t - first, :count_a[t], :count_b[t]]`` is frame ``t``'s
+    IoU matrix (the rest is padding). Boxes are padded per frame and each block is one broadcast, so no pair
+    is gathered; the operations are :func:`~vidlearn.tracking.boxes.iou_matrix`'s, in its order (bit for bit)."""
+    count_a, count_b = np.diff(offsets_a).tolist(), np.diff(offsets_b).tolist()
+    num_frames = len(count_a)
+    a, b = _padded(boxes_a, offsets_a), _padded(boxes_b, offsets_b)
+    # An area is the same product per box as per pair, so it is computed once per box.
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    eps = np.finfo(np.float64).eps
+    first = 0
+    while first < num_frames:
+        last, most_a, most_b = first + 1, count_a[first], count_b[first]
+        while last < num_frames and last - first < max_frames:
+            grown_a, grown_b = max(most_a, count_a[last]), max(most_b, count_b[last])
+            if (last + 1 - first) * grown_a * grown_b > chunk_pairs:
+                break
+            last, most_a, most_b = last + 1, grown_a, grown_b
+        ax1, ay1, ax2, ay2 = a[:, first:last, :most_a, np.newaxis]
+        bx1, by1, bx2, by2 = b[:, first:last, np.newaxis, :most_b]
+        block_area_a = area_a[first:last, :most_a, np.newaxis]
+        block_area_b = area_b[first:last, np.newaxis, :most_b]
+        width = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0)
+        height = np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
+        intersection = width * height
+        union = block_area_a + block_area_b - intersection
+        intersection[(block_area_a <= eps) | (block_area_b <= eps) | (union <= eps)] = 0.0
+        union[union <= eps] = 1.0
+        yield first, last, intersection / union
+        first = last
+
+
 def ious_by_frame(
     boxes_a: np.ndarray, offsets_a: np.ndarray, boxes_b: np.ndarray, offsets_b: np.ndarray,
     chunk_pairs: int = 500_000,
 ) -> list[np.ndarray]:
     """Per frame ``t`` the IoU matrix of ``boxes_a[offsets_a[t]:offsets_a[t + 1]]`` against ``boxes_b``'s rows
-    of that frame, computed for all frames at once on the flat list of pairs (``chunk_pairs`` at a time),
-    with :func:`~vidlearn.tracking.boxes.iou_matrix`'s operations in its order, so the values are the same
-    bit for bit; one call instead of one per frame (tens of thousands in MOT17)."""
-    count_a, count_b = np.diff(offsets_a), np.diff(offsets_b)
-    counts = count_a * count_b
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    eps = np.finfo(np.float64).eps
+    of that frame, computed for blocks of frames at once (``chunk_pairs`` padded pairs at most, unless one
+    frame has more), with :func:`~vidlearn.tracking.boxes.iou_matrix`'s operations in its order, so the values
+    are the same bit for bit; a few calls instead of one per frame (tens of thousands in MOT17). The
+    matrices are views into the blocks."""
+    count_a, count_b = np.diff(offsets_a).tolist(), np.diff(offsets_b).tolist()
     out: list[np.ndarray] = []
-    first, num_frames = 0, len(counts)
-    while first < num_frames:
-        last = min(num_frames, max(first + 1, int(np.searchsorted(starts, starts[first] + chunk_pairs, "right")) - 1))
-        frames = np.arange(first, last)
-        sizes = counts[first:last]
-        frame = np.repeat(frames, sizes)
-        local = np.arange(int(sizes.sum())) - np.repeat(starts[first:last] - starts[first], sizes)
-        row = local // np.maximum(count_b[frame], 1)
-        a = boxes_a[offsets_a[frame] + row]
-        b = boxes_b[offsets_b[frame] + local - row * count_b[frame]]
-        width = np.maximum(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0.0)
-        height = np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0.0)
-        intersection = width * height
-        area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-        area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        union = area_a + area_b - intersection
-        intersection[(area_a <= eps) | (area_b <= eps) | (union <= eps)] = 0.0
-        union[union <= eps] = 1.0
-        iou = intersection / union
-        for t in frames:
-            out.append(iou[starts[t] - starts[first]:starts[t + 1] - starts[first]].reshape(count_a[t], count_b[t]))
-        first = last
+    for first, last, iou in _iou_blocks(boxes_a, offsets_a, boxes_b, offsets_b, chunk_pairs):
+        out.extend(iou[t - first, :count_a[t], :count_b[t]] for t in range(first, last))
     return out
 
 
-def _relabel(per_frame: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
-    everything = np.concatenate(per_frame) if per_frame else np.zeros(0, dtype=np.int64)
-    unique, inverse = np.unique(everything, return_inverse=True)
-    offsets = np.cumsum([0] + [len(ids) for ids in per_frame])
-    return [inverse[offsets[t]:offsets[t + 1]].astype(np.int64) for t in range(len(per_frame))], len(unique)
+def _relabel(ids: np.ndarray, offsets: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Ids ``0..K-1`` in ascending order of ``ids``, split by frame (``offsets``); and ``K``."""
+    unique, inverse = np.unique(ids, return_inverse=True)
+    inverse = inverse.astype(np.int64).reshape(-1)
+    bounds = offsets.tolist()
+    return [inverse[bounds[t]:bounds[t + 1]] for t in range(len(bounds) - 1)], len(unique)
+
+
+def _not_matched_to_distractor(
+    kept_iou: np.ndarray, rest_iou: np.ndarray, kept: np.ndarray, is_distractor: np.ndarray
+) -> np.ndarray:
+    """One frame's tracker boxes that survive the distractor removal: the all-classes IoU matrix (rows in
+    file order: ``kept`` rows from ``kept_iou``, the others from ``rest_iou``), Hungarian matching on IoU >= 0.5,
+    and the boxes matched to a distractor (``is_distractor`` over the other rows) go."""
+    similarity = np.empty((len(kept), kept_iou.shape[1]))
+    similarity[kept] = kept_iou
+    similarity[~kept] = rest_iou
+    scores = similarity.copy()
+    scores[scores < 0.5 - _EPS] = 0.0
+    matches = np.stack(linear_sum_assignment(-scores), axis=1)
+    matches = matches[scores[matches[:, 0], matches[:, 1]] > _EPS]
+    distractor = np.zeros(len(kept), dtype=bool)
+    distractor[~kept] = is_distractor
+    keep_tracker = np.ones(kept_iou.shape[1], dtype=bool)
+    keep_tracker[matches[distractor[matches[:, 0]], 1]] = False
+    return keep_tracker
 
 
 def prepare_mot_sequence(
@@ -130,28 +176,38 @@ def prepare_mot_sequence(
     gt_keep_all = gt_sorted.scores.astype(np.int64) != 0
     if classes_used:
         gt_keep_all &= gt_sorted.classes == MOT_CLASSES["pedestrian"]
-    is_distractor = np.isin(gt_sorted.classes, distractors)
+    gt_frame = np.repeat(np.arange(num_frames), np.diff(gt_offsets))
+    kept = np.flatnonzero(gt_keep_all)
+    kept_offsets = np.searchsorted(gt_frame[kept], np.arange(num_frames + 1))
+    # The metrics need the IoU of the kept ground truth only; the other rows matter only where a distractor
+    # can be matched (IoU >= 0.5 with a tracker box), and only there is the all-classes matrix rebuilt.
+    similarities = ious_by_frame(gt_xyxy[kept], kept_offsets, tr_xyxy, tr_offsets)
+    keep_tracker = np.ones(len(tr_sorted), dtype=bool)
+    changed: set[int] = set()
+    if classes_used and len(tr_sorted):
+        rest = np.flatnonzero(~gt_keep_all)
+        rest_offsets = np.searchsorted(gt_frame[rest], np.arange(num_frames + 1))
+        rest_is_distractor = np.isin(gt_sorted.classes[rest], distractors).astype(np.float64)
+        padded_distractor = _padded(np.repeat(rest_is_distractor[:, np.newaxis], 4, axis=1), rest_offsets)[0]
+        rest_count, tr_count = np.diff(rest_offsets).tolist(), np.diff(tr_offsets).tolist()
+        for first, last, iou in _iou_blocks(gt_xyxy[rest], rest_offsets, tr_xyxy, tr_offsets):
+            distractor = padded_distractor[first:last, :iou.shape[1], np.newaxis] > 0
+            for t in (first + np.flatnonzero(((iou >= 0.5 - _EPS) & distractor).any(axis=(1, 2)))).tolist():
+                k0, k1 = tr_offsets[t], tr_offsets[t + 1]
+                keep_tracker[k0:k1] = _not_matched_to_distractor(
+                    similarities[t], iou[t - first, :rest_count[t], :tr_count[t]], gt_keep_all[gt_offsets[t]:gt_offsets[t + 1]],
+                    rest_is_distractor[rest_offsets[t]:rest_offsets[t + 1]] > 0)
+                if not keep_tracker[k0:k1].all():
+                    changed.add(t)
+    kept_tracker = np.flatnonzero(keep_tracker)
+    kept_tracker_offsets = np.searchsorted(np.repeat(np.arange(num_frames), np.diff(tr_offsets))[kept_tracker],
+                                           np.arange(num_frames + 1))
+    for t in changed:
+        similarities[t] = similarities[t][:, keep_tracker[tr_offsets[t]:tr_offsets[t + 1]]]
 
-    data = SequenceData(name=name, num_timesteps=num_frames)
-    gt_ids, tracker_ids = [], []
-    similarities = ious_by_frame(gt_xyxy, gt_offsets, tr_xyxy, tr_offsets)
-    for t in range(num_frames):
-        g0, g1 = gt_offsets[t], gt_offsets[t + 1]
-        k0, k1 = tr_offsets[t], tr_offsets[t + 1]
-        similarity = similarities[t]
-        keep_tracker = np.ones(k1 - k0, dtype=bool)
-        if classes_used and g1 > g0 and k1 > k0:
-            scores = similarity.copy()
-            scores[scores < 0.5 - _EPS] = 0.0
-            matches = np.stack(linear_sum_assignment(-scores), axis=1)
-            matches = matches[scores[matches[:, 0], matches[:, 1]] > _EPS]
-            keep_tracker[matches[is_distractor[g0:g1][matches[:, 0]], 1]] = False
-        keep_gt = gt_keep_all[g0:g1]
-        gt_ids.append(gt_sorted.ids[g0:g1][keep_gt])
-        tracker_ids.append(tr_sorted.ids[k0:k1][keep_tracker])
-        data.similarity_scores.append(similarity[keep_gt][:, keep_tracker])
-    data.gt_ids, data.num_gt_ids = _relabel(gt_ids)
-    data.tracker_ids, data.num_tracker_ids = _relabel(tracker_ids)
-    data.num_gt_dets = int(sum(len(ids) for ids in gt_ids))
-    data.num_tracker_dets = int(sum(len(ids) for ids in tracker_ids))
+    data = SequenceData(name=name, num_timesteps=num_frames, similarity_scores=similarities)
+    data.gt_ids, data.num_gt_ids = _relabel(gt_sorted.ids[kept], kept_offsets)
+    data.tracker_ids, data.num_tracker_ids = _relabel(tr_sorted.ids[kept_tracker], kept_tracker_offsets)
+    data.num_gt_dets = len(kept)
+    data.num_tracker_dets = len(kept_tracker)
     return data
