@@ -211,3 +211,24 @@ def prepare_mot_sequence(
     data.num_gt_dets = len(kept)
     data.num_tracker_dets = len(kept_tracker)
     return data
+
+
+class FramePairs:
+    """All frames' similarity matrices as one flat array (frame after frame, each row-major), for work done
+    on every pair at once."""
+
+    def __init__(self, data: SequenceData) -> None:
+        self.num_gt = np.array([len(ids) for ids in data.gt_ids], dtype=np.int64)
+        self.num_tracker = np.array([len(ids) for ids in data.tracker_ids], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.num_gt * self.num_tracker)])
+        self.gt_offsets = np.concatenate([[0], np.cumsum(self.num_gt)])
+        self.tracker_offsets = np.concatenate([[0], np.cumsum(self.num_tracker)])
+        self.values = np.concatenate([np.zeros(0), *(s.reshape(-1) for s in data.similarity_scores)])
+        self.scored = (self.num_gt > 0) & (self.num_tracker > 0)
+
+    def locate(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(frame, row, col)`` of flat positions."""
+        frame = np.searchsorted(self.starts, flat, side="right") - 1
+        row, col = np.divmod(flat - self.starts[frame], self.num_tracker[frame])
+        return frame, row, col
+
