@@ -56,7 +56,7 @@ class CLEAR:
             return res
 
         num_gt_ids = data.num_gt_ids
-        frames = FramePairs(data)
+        frames = data.pairs()
         matches = self._match(data, frames)
         m_frame, m_row, m_col = (np.concatenate([np.zeros(0, dtype=np.int64), *parts]).astype(np.int64)
                                  for parts in zip(*matches, strict=True)) if matches else [np.zeros(0, dtype=np.int64)] * 3

@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 from ..boxes import xywh_to_xyxy
 from ..formats import MotRows
 
-__all__ = ["MOT_CLASSES", "SequenceData", "prepare_mot_sequence"]
+__all__ = ["MOT_CLASSES", "FramePairs", "SequenceData", "prepare_mot_sequence"]
 
 #: MOTChallenge class numbers (TrackEval's ``class_name_to_class_id``).
 MOT_CLASSES = {
@@ -51,6 +51,14 @@ class SequenceData:
     num_tracker_ids: int = 0
     num_gt_dets: int = 0
     num_tracker_dets: int = 0
+    _pairs: FramePairs | None = field(default=None, init=False, repr=False, compare=False)
+
+    def pairs(self) -> FramePairs:
+        """The similarity matrices as one flat array (built on first use, shared by the metrics; the
+        per-frame lists must not change afterwards)."""
+        if self._pairs is None:
+            self._pairs = FramePairs(self)
+        return self._pairs
 
 
 def _padded(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -123,24 +131,18 @@ def _relabel(ids: np.ndarray, offsets: np.ndarray) -> tuple[list[np.ndarray], in
     return [inverse[bounds[t]:bounds[t + 1]] for t in range(len(bounds) - 1)], len(unique)
 
 
-def _not_matched_to_distractor(
-    kept_iou: np.ndarray, rest_iou: np.ndarray, kept: np.ndarray, is_distractor: np.ndarray
+def _frames_with_distractor_overlap(
+    gt_xyxy: np.ndarray, gt_frame: np.ndarray, is_distractor: np.ndarray, tr_xyxy: np.ndarray, tr_offsets: np.ndarray
 ) -> np.ndarray:
-    """One frame's tracker boxes that survive the distractor removal: the all-classes IoU matrix (rows in
-    file order: ``kept`` rows from ``kept_iou``, the others from ``rest_iou``), Hungarian matching on IoU >= 0.5,
-    and the boxes matched to a distractor (``is_distractor`` over the other rows) go."""
-    similarity = np.empty((len(kept), kept_iou.shape[1]))
-    similarity[kept] = kept_iou
-    similarity[~kept] = rest_iou
-    scores = similarity.copy()
-    scores[scores < 0.5 - _EPS] = 0.0
-    matches = np.stack(linear_sum_assignment(-scores), axis=1)
-    matches = matches[scores[matches[:, 0], matches[:, 1]] > _EPS]
-    distractor = np.zeros(len(kept), dtype=bool)
-    distractor[~kept] = is_distractor
-    keep_tracker = np.ones(kept_iou.shape[1], dtype=bool)
-    keep_tracker[matches[distractor[matches[:, 0]], 1]] = False
-    return keep_tracker
+    """Frames where a distractor box has IoU >= 0.5 with a tracker box: elsewhere the distractor matching
+    cannot remove a tracker box (a match needs IoU >= 0.5), so it need not run."""
+    num_frames = len(tr_offsets) - 1
+    rows = np.flatnonzero(is_distractor)
+    offsets = np.searchsorted(gt_frame[rows], np.arange(num_frames + 1))
+    found = []
+    for first, _, iou in _iou_blocks(gt_xyxy[rows], offsets, tr_xyxy, tr_offsets):
+        found.append(first + np.flatnonzero((iou >= 0.5 - _EPS).any(axis=(1, 2))))  # padding has IoU 0
+    return np.concatenate([np.zeros(0, dtype=np.int64), *found])
 
 
 def prepare_mot_sequence(
@@ -183,22 +185,25 @@ def prepare_mot_sequence(
     # can be matched (IoU >= 0.5 with a tracker box), and only there is the all-classes matrix rebuilt.
     similarities = ious_by_frame(gt_xyxy[kept], kept_offsets, tr_xyxy, tr_offsets)
     keep_tracker = np.ones(len(tr_sorted), dtype=bool)
-    changed: set[int] = set()
+    changed = []
     if classes_used and len(tr_sorted):
-        rest = np.flatnonzero(~gt_keep_all)
-        rest_offsets = np.searchsorted(gt_frame[rest], np.arange(num_frames + 1))
-        rest_is_distractor = np.isin(gt_sorted.classes[rest], distractors).astype(np.float64)
-        padded_distractor = _padded(np.repeat(rest_is_distractor[:, np.newaxis], 4, axis=1), rest_offsets)[0]
-        rest_count, tr_count = np.diff(rest_offsets).tolist(), np.diff(tr_offsets).tolist()
-        for first, last, iou in _iou_blocks(gt_xyxy[rest], rest_offsets, tr_xyxy, tr_offsets):
-            distractor = padded_distractor[first:last, :iou.shape[1], np.newaxis] > 0
-            for t in (first + np.flatnonzero(((iou >= 0.5 - _EPS) & distractor).any(axis=(1, 2)))).tolist():
-                k0, k1 = tr_offsets[t], tr_offsets[t + 1]
-                keep_tracker[k0:k1] = _not_matched_to_distractor(
-                    similarities[t], iou[t - first, :rest_count[t], :tr_count[t]], gt_keep_all[gt_offsets[t]:gt_offsets[t + 1]],
-                    rest_is_distractor[rest_offsets[t]:rest_offsets[t + 1]] > 0)
-                if not keep_tracker[k0:k1].all():
-                    changed.add(t)
+        is_distractor = np.isin(gt_sorted.classes, distractors)
+        candidates = _frames_with_distractor_overlap(gt_xyxy, gt_frame, is_distractor, tr_xyxy, tr_offsets)
+        if len(candidates):
+            # The all-classes matrices of those frames only, with the same IoU code (the same bits).
+            gt_rows = np.concatenate([np.arange(gt_offsets[t], gt_offsets[t + 1]) for t in candidates])
+            tr_rows = np.concatenate([np.arange(tr_offsets[t], tr_offsets[t + 1]) for t in candidates])
+            full = ious_by_frame(gt_xyxy[gt_rows], np.r_[0, np.cumsum(np.diff(gt_offsets)[candidates])],
+                                 tr_xyxy[tr_rows], np.r_[0, np.cumsum(np.diff(tr_offsets)[candidates])])
+            for t, similarity in zip(candidates.tolist(), full, strict=True):
+                scores = similarity.copy()
+                scores[scores < 0.5 - _EPS] = 0.0
+                matches = np.stack(linear_sum_assignment(-scores), axis=1)
+                matches = matches[scores[matches[:, 0], matches[:, 1]] > _EPS]
+                removed = matches[is_distractor[gt_offsets[t]:gt_offsets[t + 1]][matches[:, 0]], 1]
+                if len(removed):
+                    keep_tracker[tr_offsets[t] + removed] = False
+                    changed.append(t)
     kept_tracker = np.flatnonzero(keep_tracker)
     kept_tracker_offsets = np.searchsorted(np.repeat(np.arange(num_frames), np.diff(tr_offsets))[kept_tracker],
                                            np.arange(num_frames + 1))

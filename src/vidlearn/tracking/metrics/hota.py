@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .data import FramePairs, SequenceData
+from .data import SequenceData
 
 __all__ = ["ALPHAS", "HOTA"]
 
@@ -51,7 +51,7 @@ class HOTA:
             return res
 
         num_gt, num_tracker = data.num_gt_ids, data.num_tracker_ids
-        frames = FramePairs(data)
+        frames = data.pairs()
         gt_all, tracker_all = np.concatenate(data.gt_ids), np.concatenate(data.tracker_ids)
         # Global alignment: soft (IoU-normalised) co-occurrence counts of every gt id / tracker id pair.
         # The row and column sums are each frame's own ``sum`` calls (so the same bits); the rest is done on
