@@ -7,7 +7,8 @@ boxes TrackEval counts:
 1. only pedestrians are evaluated, but every ground-truth class takes part in the matching;
 2. per frame, tracker boxes are matched to all ground-truth boxes (Hungarian on IoU, IoU >= 0.5); tracker
    boxes matched to a distractor (person on vehicle, static person, distractor, reflection; MOT20 also
-   non-MOT vehicle) are removed;
+   non-MOT vehicle) are removed (the matching runs only in frames where a distractor box has IoU >= 0.5 with
+   a tracker box: elsewhere it cannot remove anything);
 3. ground-truth boxes with the consider flag 0 ("zero-marked") or another class than pedestrian are removed;
 4. ids are relabelled ``0..K-1`` in ascending order of the original ids.
 
