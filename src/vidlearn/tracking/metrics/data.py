@@ -62,13 +62,14 @@ class SequenceData:
         return self._pairs
 
 
-def _padded(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``(4, F, M)`` coordinates of ``boxes (N, 4)`` laid out by frame (``M`` = most boxes in a frame), zeros
-    after each frame's boxes."""
-    counts = np.diff(offsets)
-    frame = np.repeat(np.arange(len(counts)), counts)
-    padded = np.zeros((4, len(counts), int(counts.max(initial=0))))
-    padded[:, frame, np.arange(len(frame)) - offsets[frame]] = boxes.T
+def _padded(boxes: np.ndarray, offsets: np.ndarray, first: int, last: int, most: int) -> np.ndarray:
+    """``(4, last - first, most)`` coordinates of frames ``first..last-1``'s boxes (``boxes[offsets[t]:offsets[t + 1]]``
+    for frame ``t``), zeros after each frame's boxes."""
+    counts = np.diff(offsets[first:last + 1])
+    frame = np.repeat(np.arange(last - first), counts)
+    padded = np.zeros((4, last - first, most))
+    padded[:, frame, np.arange(len(frame)) - (offsets[first:last] - offsets[first])[frame]] = \
+        boxes[offsets[first]:offsets[last]].T
     return padded
 
 
@@ -78,13 +79,10 @@ def _iou_blocks(
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(first, last, iou)`` per block of frames: ``iou[t - first, :count_a[t], :count_b[t]]`` is frame ``t``'s
     IoU matrix (the rest is padding). Boxes are padded per frame and each block is one broadcast, so no pair
-    is gathered; the operations are :func:`~vidlearn.tracking.boxes.iou_matrix`'s, in its order (bit for bit)."""
+    is gathered; the operations are :func:`~vidlearn.tracking.boxes.iou_matrix`'s, in its order (bit for bit).
+    A block holds ``chunk_pairs`` padded pairs at most (unless one frame has more)."""
     count_a, count_b = np.diff(offsets_a).tolist(), np.diff(offsets_b).tolist()
     num_frames = len(count_a)
-    a, b = _padded(boxes_a, offsets_a), _padded(boxes_b, offsets_b)
-    # An area is the same product per box as per pair, so it is computed once per box.
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
     eps = np.finfo(np.float64).eps
     first = 0
     while first < num_frames:
@@ -94,15 +92,18 @@ def _iou_blocks(
             if (last + 1 - first) * grown_a * grown_b > chunk_pairs:
                 break
             last, most_a, most_b = last + 1, grown_a, grown_b
-        ax1, ay1, ax2, ay2 = a[:, first:last, :most_a, np.newaxis]
-        bx1, by1, bx2, by2 = b[:, first:last, np.newaxis, :most_b]
-        block_area_a = area_a[first:last, :most_a, np.newaxis]
-        block_area_b = area_b[first:last, np.newaxis, :most_b]
+        a = _padded(boxes_a, offsets_a, first, last, most_a)
+        b = _padded(boxes_b, offsets_b, first, last, most_b)
+        ax1, ay1, ax2, ay2 = a[:, :, :, np.newaxis]
+        bx1, by1, bx2, by2 = b[:, :, np.newaxis, :]
+        # An area is the same product per box as per pair, so it is computed once per box.
+        area_a = ((a[2] - a[0]) * (a[3] - a[1]))[:, :, np.newaxis]
+        area_b = ((b[2] - b[0]) * (b[3] - b[1]))[:, np.newaxis, :]
         width = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0)
         height = np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
         intersection = width * height
-        union = block_area_a + block_area_b - intersection
-        intersection[(block_area_a <= eps) | (block_area_b <= eps) | (union <= eps)] = 0.0
+        union = area_a + area_b - intersection
+        intersection[(area_a <= eps) | (area_b <= eps) | (union <= eps)] = 0.0
         union[union <= eps] = 1.0
         yield first, last, intersection / union
         first = last
