@@ -222,7 +222,13 @@ def prepare_mot_sequence(
 
 class FramePairs:
     """All frames' similarity matrices as one flat array (frame after frame, each row-major), for work done
-    on every pair at once."""
+    on every pair at once.
+
+    With ``F`` frames, ``G_t`` ground-truth and ``T_t`` tracker boxes in frame ``t``: ``values float64 (P,)``
+    with ``P = sum G_t T_t``; ``starts (F + 1,)``: frame ``t``'s pairs are ``values[starts[t]:starts[t + 1]]``;
+    ``num_gt``, ``num_tracker (F,)``; ``gt_offsets``, ``tracker_offsets (F + 1,)``: frame ``t``'s rows in the
+    concatenated per-frame ids; ``scored bool (F,)``: the frames with ground truth and tracker boxes.
+    """
 
     def __init__(self, data: SequenceData) -> None:
         self.num_gt = np.array([len(ids) for ids in data.gt_ids], dtype=np.int64)
