@@ -71,13 +71,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         elif args.seqmap is not None:
             sequences = read_seqmap(args.seqmap)
         # MotFormatError and BenchmarkError are ValueErrors: one line naming the file (and line).
-        loaded = load_sequences(find_sequences(args.gt_root, args.results, sequences))
-        # evaluate_folders' work, one sequence at a time so that a progress bar (a terminal only) can follow.
+        files = find_sequences(args.gt_root, args.results, sequences)
+        # evaluate_folders' work, one sequence at a time (read, then scored, so only one is held) so that a
+        # progress bar (a terminal only) can follow.
         results = {}
-        for name in tqdm(loaded, desc="mot eval", unit="seq", disable=None if len(loaded) > 1 else True,
-                         leave=False):
-            gt, tracker, length = loaded[name]
-            results[name] = evaluate_sequence(gt, tracker, length, benchmark=args.benchmark, name=name)
+        for entry in tqdm(files, desc="mot eval", unit="seq", disable=None if len(files) > 1 else True, leave=False):
+            (gt, tracker, length), = load_sequences([entry]).values()
+            results[entry.name] = evaluate_sequence(gt, tracker, length, benchmark=args.benchmark, name=entry.name)
         results["COMBINED"] = combine_sequences(results)
         tracker = args.tracker or args.results.resolve().name
         sys.stdout.write(format_tables(results, families, tracker=tracker))

@@ -17,6 +17,7 @@ results) an id repeated within a frame. :func:`write_mot` writes atomically (tem
 from __future__ import annotations
 
 import configparser
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -117,6 +118,41 @@ def _parse_slowly(path: Path, lines: list[str], numbers: list[int], separator: s
     return np.array(rows, dtype=np.float64)
 
 
+def _parse_quickly(text: str) -> np.ndarray | None:
+    """``(R, C)`` values when every line of ``text`` is a row of the same >= 6 finite numbers (one C call,
+    no per-line Python work), else ``None`` (blank lines, ragged rows, trailing separators, non-numbers,
+    an empty file): the caller then takes the line-by-line path that names the bad line."""
+    head = text[:text.find("\n")] if "\n" in text else text
+    if not head.strip():
+        return None
+    separator = "," if "," in head else None
+    try:
+        values = np.loadtxt(io.StringIO(text), delimiter=separator, ndmin=2, dtype=np.float64, comments=None)
+    except ValueError:
+        return None
+    num_lines = text.count("\n") + (not text.endswith("\n"))
+    if values.shape[0] != num_lines or values.shape[1] < 6 or not np.isfinite(values).all():
+        return None
+    return values
+
+
+class _LineNumbers:
+    """Line number of row ``i`` when every line is a row."""
+
+    def __getitem__(self, i: int) -> int:
+        return i + 1
+
+
+class _LazyLines:
+    """Line ``i`` of ``text`` (0-based), split on first use: only an error message needs one."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __getitem__(self, i: int) -> str:
+        return self.text.splitlines()[i]
+
+
 def read_mot(path: str | os.PathLike, kind: str = "result", num_frames: int | None = None) -> MotRows:
     """Read a MOTChallenge ``gt.txt`` (``kind="gt"``), ``det.txt`` (``"det"``) or result file (``"result"``).
 
@@ -132,21 +168,26 @@ def read_mot(path: str | os.PathLike, kind: str = "result", num_frames: int | No
         text = path.read_text()
     except OSError as error:
         raise MotFormatError(f"{path}: cannot read: {error}") from error
-    lines = text.splitlines()
-    numbers = [i + 1 for i, line in enumerate(lines) if line.strip()]
-    lines = [lines[n - 1] for n in numbers]
-    if not lines:
-        empty = np.zeros(0)
-        return MotRows(empty.astype(np.int64), empty.astype(np.int64), np.zeros((0, 4)), empty,
-                       empty.astype(np.int64), empty)
-    separator = "," if "," in lines[0] else None
-    try:
-        # Fast path: numpy's C parser, when every line has the same number of numeric columns.
-        values = np.loadtxt(lines, delimiter=separator, ndmin=2, dtype=np.float64, comments=None)
-    except ValueError:
-        values = None
-    if values is None or values.shape[1] < 6 or not np.isfinite(values).all():
-        values = _parse_slowly(path, lines, numbers, separator)
+    values = _parse_quickly(text)
+    if values is not None:
+        # Every line held a row: row i is line i + 1; the lines are split only to name a bad one.
+        numbers: _LineNumbers | list[int] = _LineNumbers()
+        lines: _LazyLines | list[str] = _LazyLines(text)
+    else:
+        all_lines = text.splitlines()
+        numbers = [i + 1 for i, line in enumerate(all_lines) if line.strip()]
+        lines = [all_lines[n - 1] for n in numbers]
+        if not lines:
+            empty = np.zeros(0)
+            return MotRows(empty.astype(np.int64), empty.astype(np.int64), np.zeros((0, 4)), empty,
+                           empty.astype(np.int64), empty)
+        separator = "," if "," in lines[0] else None
+        try:
+            values = np.loadtxt(lines, delimiter=separator, ndmin=2, dtype=np.float64, comments=None)
+        except ValueError:
+            values = None
+        if values is None or values.shape[1] < 6 or not np.isfinite(values).all():
+            values = _parse_slowly(path, lines, numbers, separator)
     values = values[:, :10]
     frames_float = values[:, 0]
     checks = [

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..formats import MotRows, read_mot, read_seqinfo, write_text_atomically
-from .evaluate import evaluate_mot
+from .evaluate import combine_sequences, evaluate_sequence
 
 __all__ = [
     "FAMILIES",
@@ -153,8 +153,14 @@ def evaluate_folders(
     gt_root: str | os.PathLike, results: str | os.PathLike, *, sequences: Sequence[str] | None = None,
     benchmark: str = "MOT17",
 ) -> dict[str, dict[str, Any]]:
-    """:func:`find_sequences`, :func:`load_sequences` and :func:`evaluate_mot` in one call."""
-    return evaluate_mot(load_sequences(find_sequences(gt_root, results, sequences)), benchmark=benchmark)
+    """:func:`find_sequences`, then :func:`evaluate_mot`'s results for them; each sequence is scored as soon as
+    it is read (:func:`load_sequences`), so only one sequence's rows are held at a time."""
+    scores: dict[str, dict[str, Any]] = {}
+    for entry in find_sequences(gt_root, results, sequences):
+        (gt, result, length), = load_sequences([entry]).values()
+        scores[entry.name] = evaluate_sequence(gt, result, length, benchmark=benchmark, name=entry.name)
+    scores["COMBINED"] = combine_sequences(scores)
+    return scores
 
 
 def select_families(families: Sequence[str]) -> list[str]:

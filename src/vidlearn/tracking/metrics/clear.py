@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .data import SequenceData
+from .data import FramePairs, SequenceData
 
 __all__ = ["CLEAR"]
 
@@ -56,53 +56,94 @@ class CLEAR:
             return res
 
         num_gt_ids = data.num_gt_ids
-        gt_id_count = np.zeros(num_gt_ids)
-        gt_matched_count = np.zeros(num_gt_ids)
-        gt_frag_count = np.zeros(num_gt_ids)
-        prev_tracker_id = np.full(num_gt_ids, np.nan)  # last match of each object, for IDSW
-        prev_timestep_tracker_id = np.full(num_gt_ids, np.nan)  # match in the previous frame only
+        frames = data.pairs()
+        matches = self._match(data, frames)
+        m_frame, m_row, m_col = (np.concatenate([np.zeros(0, dtype=np.int64), *parts]).astype(np.int64)
+                                 for parts in zip(*matches, strict=True)) if matches else [np.zeros(0, dtype=np.int64)] * 3
+        order = np.argsort(m_frame, kind="stable")  # frame order; rows ascending within a frame
+        m_frame, m_row, m_col = m_frame[order], m_row[order], m_col[order]
+        gt_all, tracker_all = np.concatenate(data.gt_ids), np.concatenate(data.tracker_ids)
+        matched_gt = gt_all[frames.gt_offsets[m_frame] + m_row]
+        matched_tracker = tracker_all[frames.tracker_offsets[m_frame] + m_col]
+        matched_similarity = frames.values[frames.starts[m_frame] + m_row * frames.num_tracker[m_frame] + m_col]
 
-        for gt_ids_t, tracker_ids_t, similarity in zip(data.gt_ids, data.tracker_ids, data.similarity_scores):
-            if len(gt_ids_t) == 0:
-                res["CLR_FP"] += len(tracker_ids_t)
-                continue
-            if len(tracker_ids_t) == 0:
-                res["CLR_FN"] += len(gt_ids_t)
-                gt_id_count[gt_ids_t] += 1
-                continue
-            continuing = tracker_ids_t[np.newaxis, :] == prev_timestep_tracker_id[gt_ids_t[:, np.newaxis]]
-            score = 1000 * continuing + similarity
-            score[similarity < self.threshold - _EPS] = 0
-            rows, cols = linear_sum_assignment(-score)  # per frame: scipy directly, rows sorted
-            matched = score[rows, cols] > 0 + _EPS
-            rows, cols = rows[matched], cols[matched]
-            matched_gt = gt_ids_t[rows]
-            matched_tracker = tracker_ids_t[cols]
+        # Per object, its matches in time order: an identity switch is a tracker id that differs from the
+        # object's previous match; a fragment starts where the previous scored frame did not match it.
+        by_object = np.lexsort((m_frame, matched_gt))
+        gt_sorted, tracker_sorted = matched_gt[by_object], matched_tracker[by_object]
+        rank = np.cumsum(frames.scored) - 1  # frames with ground truth and tracker boxes, numbered
+        rank_sorted = rank[m_frame[by_object]]
+        same_object = gt_sorted[1:] == gt_sorted[:-1]
+        res["IDSW"] = int(np.sum(same_object & (tracker_sorted[1:] != tracker_sorted[:-1])))
+        fragments = len(gt_sorted) - int(np.sum(same_object & (rank_sorted[1:] == rank_sorted[:-1] + 1)))
+        tracked_objects = len(np.unique(matched_gt))
+        res["Frag"] = fragments - tracked_objects
 
-            previous = prev_tracker_id[matched_gt]
-            res["IDSW"] += int(np.sum(~np.isnan(previous) & (matched_tracker != previous)))
+        num_matches = len(matched_gt)
+        res["CLR_TP"] = num_matches
+        res["CLR_FN"] = data.num_gt_dets - num_matches
+        res["CLR_FP"] = data.num_tracker_dets - num_matches
+        res["MOTP_sum"] = _sequential_sum_by_frame(matched_similarity, m_frame)
 
-            gt_id_count[gt_ids_t] += 1
-            gt_matched_count[matched_gt] += 1
-            not_previously_tracked = np.isnan(prev_timestep_tracker_id)
-            prev_tracker_id[matched_gt] = matched_tracker
-            prev_timestep_tracker_id[:] = np.nan
-            prev_timestep_tracker_id[matched_gt] = matched_tracker
-            gt_frag_count += not_previously_tracked & ~np.isnan(prev_timestep_tracker_id)
-
-            res["CLR_TP"] += len(matched_gt)
-            res["CLR_FN"] += len(gt_ids_t) - len(matched_gt)
-            res["CLR_FP"] += len(tracker_ids_t) - len(matched_gt)
-            if len(matched_gt):
-                res["MOTP_sum"] += sum(similarity[rows, cols])
-
+        gt_id_count = np.bincount(gt_all, minlength=num_gt_ids)
+        gt_matched_count = np.bincount(matched_gt, minlength=num_gt_ids)
         seen = gt_id_count > 0
         tracked_ratio = gt_matched_count[seen] / gt_id_count[seen]
         res["MT"] = int(np.sum(tracked_ratio > 0.8))
         res["PT"] = int(np.sum(tracked_ratio >= 0.2)) - res["MT"]
         res["ML"] = num_gt_ids - res["MT"] - res["PT"]
-        res["Frag"] = int(np.sum(gt_frag_count[gt_frag_count > 0] - 1))
         return self.compute_final_fields(res)
+
+    def _match(self, data: SequenceData, frames: FramePairs) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(frame, row, col)`` of every frame's matches, in pieces.
+
+        Where every row and every column of a frame has at most one pair with IoU >= threshold, the
+        Hungarian optimum is exactly those pairs (each is worth more than 0, and nothing else is), whatever
+        the continuation bonus; those frames are read off at once. The other frames are solved in time order,
+        each with the bonus for the pairs matched in the previous frame that had ground truth and tracker
+        boxes, as TrackEval does."""
+        threshold = self.threshold - _EPS
+        if threshold > _EPS:
+            admissible = np.flatnonzero(frames.values >= threshold)
+            frame, row, col = frames.locate(admissible)
+            gt_row = frames.gt_offsets[frame] + row
+            tracker_col = frames.tracker_offsets[frame] + col
+            shared = (np.bincount(gt_row, minlength=frames.gt_offsets[-1])[gt_row] > 1) | (
+                np.bincount(tracker_col, minlength=frames.tracker_offsets[-1])[tracker_col] > 1)
+            unforced = np.zeros(len(frames.scored), dtype=bool)
+            unforced[frame[shared]] = True
+            forced = ~unforced[frame]
+            matches = [(frame[forced], row[forced], col[forced])]
+        else:  # with a threshold of 0 a zero-IoU pair may count: solve every frame
+            unforced = frames.scored.copy()
+            frame = row = col = np.zeros(0, dtype=np.int64)
+            forced = np.zeros(0, dtype=bool)
+            matches = []
+        forced_frame, forced_row, forced_col = frame[forced], row[forced], col[forced]
+        previous_scored = np.maximum.accumulate(np.where(frames.scored, np.arange(len(frames.scored)), -1))
+        previous_scored = np.concatenate([[-1], previous_scored[:-1]])
+        previous_tracker = np.full(data.num_gt_ids, -1, dtype=np.int64)  # match in the previous scored frame
+        solved: tuple[int, np.ndarray, np.ndarray] | None = None
+        for t in np.flatnonzero(unforced).tolist():
+            gt_ids_t, tracker_ids_t, similarity = data.gt_ids[t], data.tracker_ids[t], data.similarity_scores[t]
+            before = int(previous_scored[t])
+            previous_tracker.fill(-1)
+            if before >= 0:
+                if solved is not None and solved[0] == before:
+                    rows, cols = solved[1], solved[2]
+                else:
+                    lo, hi = np.searchsorted(forced_frame, [before, before + 1])
+                    rows, cols = forced_row[lo:hi], forced_col[lo:hi]
+                previous_tracker[data.gt_ids[before][rows]] = data.tracker_ids[before][cols]
+            continuing = tracker_ids_t[np.newaxis, :] == previous_tracker[gt_ids_t[:, np.newaxis]]
+            score = 1000 * continuing + similarity
+            score[similarity < threshold] = 0
+            rows, cols = linear_sum_assignment(-score)  # per frame: scipy directly, rows sorted
+            matched = score[rows, cols] > 0 + _EPS
+            rows, cols = rows[matched], cols[matched]
+            solved = (t, rows, cols)
+            matches.append((np.full(len(rows), t), rows, cols))
+        return matches
 
     def combine_sequences(self, all_res: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """Sum the statistics of several sequences and score the sum."""
@@ -129,3 +170,15 @@ class CLEAR:
         safe_log_idsw = np.log10(idsw) if idsw > 0 else idsw
         res["MOTAL"] = (tp - fp - safe_log_idsw) / gt_dets
         return res
+
+
+def _sequential_sum_by_frame(values: np.ndarray, frame: np.ndarray) -> float:
+    """``sum`` of each frame's values (in order, one after the other), then the sum of those, as TrackEval's
+    per-frame ``MOTP_sum += sum(...)`` adds them; cumulative sums add in order, bit for bit."""
+    if len(values) == 0:
+        return 0.0
+    first = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]])
+    count = np.diff(np.r_[first, len(values)])
+    padded = np.zeros((len(first), int(count.max())))
+    padded[np.repeat(np.arange(len(first)), count), np.arange(len(values)) - np.repeat(first, count)] = values
+    return float(np.cumsum(np.cumsum(padded, axis=1)[:, -1])[-1])

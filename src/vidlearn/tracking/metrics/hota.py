@@ -51,33 +51,46 @@ class HOTA:
             return res
 
         num_gt, num_tracker = data.num_gt_ids, data.num_tracker_ids
-        frames = list(zip(data.gt_ids, data.tracker_ids, data.similarity_scores))
+        frames = data.pairs()
+        gt_all, tracker_all = np.concatenate(data.gt_ids), np.concatenate(data.tracker_ids)
         # Global alignment: soft (IoU-normalised) co-occurrence counts of every gt id / tracker id pair.
-        potential = np.zeros((num_gt, num_tracker))
-        for gt_ids_t, tracker_ids_t, similarity in frames:
-            denominator = similarity.sum(0)[np.newaxis, :] + similarity.sum(1)[:, np.newaxis] - similarity
-            sim_iou = np.zeros_like(similarity)
-            mask = denominator > 0 + _EPS
-            sim_iou[mask] = similarity[mask] / denominator[mask]
-            potential[gt_ids_t[:, np.newaxis], tracker_ids_t[np.newaxis, :]] += sim_iou
-        gt_id_count = np.bincount(np.concatenate(data.gt_ids), minlength=num_gt).astype(np.float64)[:, np.newaxis]
-        tracker_id_count = np.bincount(np.concatenate(data.tracker_ids), minlength=num_tracker).astype(np.float64)
+        # The row and column sums are each frame's own ``sum`` calls (so the same bits); the rest is done on
+        # the overlapping pairs of all frames at once (a pair without overlap adds 0).
+        sims = data.similarity_scores
+        row_sums = np.concatenate([np.zeros(0), *(s.sum(1) for s in sims)])
+        col_sums = np.concatenate([np.zeros(0), *(s.sum(0) for s in sims)])
+        overlap = np.flatnonzero(frames.values > 0)
+        frame, row, col = frames.locate(overlap)
+        gt_row, tracker_col = frames.gt_offsets[frame] + row, frames.tracker_offsets[frame] + col
+        similarity = frames.values[overlap]
+        denominator = col_sums[tracker_col] + row_sums[gt_row] - similarity
+        sim_iou = np.zeros_like(similarity)
+        np.divide(similarity, denominator, out=sim_iou, where=denominator > 0 + _EPS)
+        pair_id = gt_all[gt_row] * num_tracker + tracker_all[tracker_col]
+        # bincount adds in frame order, as TrackEval's per-frame ``+=`` does (a pair occurs once per frame).
+        potential = np.bincount(pair_id, weights=sim_iou, minlength=num_gt * num_tracker).reshape(num_gt, num_tracker)
+        gt_id_count = np.bincount(gt_all, minlength=num_gt).astype(np.float64)[:, np.newaxis]
+        tracker_id_count = np.bincount(tracker_all, minlength=num_tracker).astype(np.float64)
         tracker_id_count = tracker_id_count[np.newaxis, :]
         global_alignment = potential / (gt_id_count + tracker_id_count - potential)
 
-        no_ids = np.zeros(0, dtype=np.int64)
-        matched_gt, matched_tracker, matched_similarity = [no_ids], [no_ids], [np.zeros(0)]
-        for gt_ids_t, tracker_ids_t, similarity in frames:
-            if len(gt_ids_t) == 0 or len(tracker_ids_t) == 0:
-                continue
-            score = global_alignment[gt_ids_t[:, np.newaxis], tracker_ids_t[np.newaxis, :]] * similarity
-            rows, cols = linear_sum_assignment(-score)  # per frame: scipy directly, rows sorted
-            matched_gt.append(gt_ids_t[rows])
-            matched_tracker.append(tracker_ids_t[cols])
-            matched_similarity.append(similarity[rows, cols])
-        pair_gt = np.concatenate(matched_gt)
-        pair_tracker = np.concatenate(matched_tracker)
-        pair_similarity = np.concatenate(matched_similarity)
+        # Per frame, the Hungarian matching on alignment x IoU (zero where the boxes do not overlap).
+        negative_score = np.zeros(len(frames.values))
+        negative_score[overlap] = -(global_alignment.reshape(-1)[pair_id] * similarity)
+        starts, num_gt_t, num_tracker_t = frames.starts.tolist(), frames.num_gt.tolist(), frames.num_tracker.tolist()
+        match_frames, match_rows, match_cols = [], [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for t in np.flatnonzero(frames.scored).tolist():
+            rows, cols = linear_sum_assignment(  # per frame: scipy directly, rows sorted
+                negative_score[starts[t]:starts[t + 1]].reshape(num_gt_t[t], num_tracker_t[t]))
+            match_frames.append(np.full(len(rows), t))
+            match_rows.append(rows)
+            match_cols.append(cols)
+        match_frame = np.concatenate([np.zeros(0, dtype=np.int64), *match_frames])
+        match_row, match_col = np.concatenate(match_rows), np.concatenate(match_cols)
+        pair_gt = gt_all[frames.gt_offsets[match_frame] + match_row]
+        pair_tracker = tracker_all[frames.tracker_offsets[match_frame] + match_col]
+        pair_similarity = frames.values[frames.starts[match_frame] + match_row * frames.num_tracker[match_frame]
+                                        + match_col]
 
         # (A, K): which of the K matches count at each alpha.
         counts_at = pair_similarity[np.newaxis, :] >= ALPHAS[:, np.newaxis] - _EPS

@@ -4,7 +4,7 @@ Multi-Camera Tracking", ECCV 2016 workshops), with TrackEval's ``metrics/identit
 Each ground-truth trajectory is matched to at most one tracker trajectory for the whole sequence, by one
 Hungarian assignment that minimises ID false negatives plus ID false positives; a pair of boxes counts
 as an identity true positive when the two trajectories are matched and the boxes overlap with
-IoU >= 0.5. Counting the per-pair overlaps takes one ``np.add.at`` over all frames.
+IoU >= 0.5. Counting the per-pair overlaps takes one ``np.bincount`` over all frames.
 """
 
 from __future__ import annotations
@@ -40,15 +40,13 @@ class Identity:
             res.update(dict.fromkeys(self.float_fields, 0))
             return res
         num_gt, num_tracker = data.num_gt_ids, data.num_tracker_ids
-        pairs_gt, pairs_tracker = [], []
-        for gt_ids_t, tracker_ids_t, similarity in zip(data.gt_ids, data.tracker_ids, data.similarity_scores):
-            rows, cols = np.nonzero(similarity >= self.threshold)
-            pairs_gt.append(gt_ids_t[rows])
-            pairs_tracker.append(tracker_ids_t[cols])
-        potential = np.zeros((num_gt, num_tracker))
-        np.add.at(potential, (np.concatenate(pairs_gt), np.concatenate(pairs_tracker)), 1)
-        gt_id_count = np.bincount(np.concatenate(data.gt_ids), minlength=num_gt).astype(np.float64)
-        tracker_id_count = np.bincount(np.concatenate(data.tracker_ids), minlength=num_tracker).astype(np.float64)
+        frames = data.pairs()
+        gt_all, tracker_all = np.concatenate(data.gt_ids), np.concatenate(data.tracker_ids)
+        frame, row, col = frames.locate(np.flatnonzero(frames.values >= self.threshold))  # all frames at once
+        pair_id = gt_all[frames.gt_offsets[frame] + row] * num_tracker + tracker_all[frames.tracker_offsets[frame] + col]
+        potential = np.bincount(pair_id, minlength=num_gt * num_tracker).reshape(num_gt, num_tracker).astype(np.float64)
+        gt_id_count = np.bincount(gt_all, minlength=num_gt).astype(np.float64)
+        tracker_id_count = np.bincount(tracker_all, minlength=num_tracker).astype(np.float64)
 
         # Square problem: gt rows + one dummy row per tracker id; tracker columns + one dummy column per gt id.
         size = num_gt + num_tracker
