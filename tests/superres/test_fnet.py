@@ -20,6 +20,29 @@ def test_parameter_count_from_the_architecture() -> None:
     assert count(FNet(1)) == 1_745_506 - 2 * 3 * 32 * 9 + 2 * 1 * 32 * 9
 
 
+def _conv(cin: int, cout: int) -> int:
+    return cin * cout * 9 + cout
+
+
+@pytest.mark.parametrize("width", [32, 8, 1])
+def test_width_scales_every_stage(width: int) -> None:
+    """``width`` is the first stage's filters; the stages have w, 2w, 4w | 8w, 4w, 2w | w, 2 filters."""
+    w = width
+    pairs = [(6, w), (w, 2 * w), (2 * w, 4 * w), (4 * w, 8 * w), (8 * w, 4 * w), (4 * w, 2 * w)]
+    expected = sum(_conv(a, b) + _conv(b, b) for a, b in pairs) + _conv(2 * w, w) + _conv(w, 2)
+    assert count(FNet(3, width=width)) == expected
+    if width == 32:
+        assert expected == 1_745_506  # the paper's FNet
+    flow = FNet(3, width=width)(torch.rand(2, 3, 12, 20), torch.rand(2, 3, 12, 20))
+    assert flow.shape == (2, 2, 12, 20)
+
+
+@pytest.mark.parametrize("width", [0, -8, 2.5, True])
+def test_width_must_be_a_positive_integer(width: object) -> None:
+    with pytest.raises(ValueError, match="FNet width must be a positive integer"):
+        FNet(3, width=width)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("size", [(16, 24), (13, 10), (7, 9)])
 def test_any_lr_size_gives_a_flow_of_that_size_within_the_bound(size: tuple[int, int]) -> None:
     torch.manual_seed(0)

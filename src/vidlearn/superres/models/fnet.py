@@ -44,21 +44,25 @@ class FNet(nn.Module):
     Args:
         channels: colour channels of one frame (3 for RGB).
         max_flow: bound of the tanh output in LR pixels.
+        width: filters of the first stage; the others have 2, 4, 8, 4, 2 and 1 times as many. The paper's
+            FNet is ``width=32`` (1.75 M parameters); smaller widths make CPU-sized variants (``8``: 0.11 M).
     """
 
-    def __init__(self, channels: int = 3, *, max_flow: float = 24.0) -> None:
+    def __init__(self, channels: int = 3, *, max_flow: float = 24.0, width: int = 32) -> None:
         super().__init__()
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"FNet width must be a positive integer, got {width!r}")
         self.channels = channels
         self.max_flow = float(max_flow)
-        widths = (32, 64, 128)
+        w = width
         encoder = []
         previous = 2 * channels
-        for width in widths:
-            encoder.append(_conv_pair(previous, width))
-            previous = width
+        for stage_width in (w, 2 * w, 4 * w):
+            encoder.append(_conv_pair(previous, stage_width))
+            previous = stage_width
         self.encoder = nn.ModuleList(encoder)
-        self.decoder = nn.ModuleList([_conv_pair(128, 256), _conv_pair(256, 128), _conv_pair(128, 64)])
-        self.head = nn.Sequential(nn.Conv2d(64, 32, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(32, 2, 3, padding=1))
+        self.decoder = nn.ModuleList([_conv_pair(4 * w, 8 * w), _conv_pair(8 * w, 4 * w), _conv_pair(4 * w, 2 * w)])
+        self.head = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(w, 2, 3, padding=1))
 
     def forward(self, previous: Tensor, current: Tensor) -> Tensor:
         """``(B, C, h, w)`` twice -> flow ``(B, 2, h, w)`` in LR pixels, within ``±max_flow``."""

@@ -114,14 +114,16 @@ class FRVSR(nn.Module):
         max_flow: FNet's tanh bound in LR pixels.
         lr_skip: SRNet's optional additive skip from the upsampled LR frame (``None``, ``"bicubic"``,
             ``"bilinear"``).
+        fnet_width: FNet's first-stage filters (the paper's 32; smaller for CPU-sized models, whose SRNet is
+            otherwise dwarfed by FNet).
     """
 
     def __init__(self, *, scale: int = 4, num_blocks: int = 10, num_filters: int = 128, channels: int = 3,
-                 max_flow: float = 24.0, lr_skip: str | None = None) -> None:
+                 max_flow: float = 24.0, lr_skip: str | None = None, fnet_width: int = 32) -> None:
         super().__init__()
         self.scale = scale
         self.channels = channels
-        self.fnet = FNet(channels, max_flow=max_flow)
+        self.fnet = FNet(channels, max_flow=max_flow, width=fnet_width)
         self.srnet = SRNet(scale=scale, num_blocks=num_blocks, num_filters=num_filters, channels=channels,
                            lr_skip=lr_skip)
 
