@@ -134,22 +134,5 @@ class ReferenceHOTA(HOTA):
         pair_tracker = np.concatenate(matched_tracker)
         pair_similarity = np.concatenate(matched_similarity)
 
-        # (A, K): which of the K matches count at each alpha.
-        counts_at = pair_similarity[np.newaxis, :] >= ALPHAS[:, np.newaxis] - EPS
-        tp = counts_at.sum(axis=1).astype(np.float64)
-        res["HOTA_TP"] = tp
-        res["HOTA_FN"] = data.num_gt_dets - tp
-        res["HOTA_FP"] = data.num_tracker_dets - tp
-        res["LocA"] = np.maximum(1e-10, (counts_at * pair_similarity).sum(axis=1)) / np.maximum(1e-10, tp)
-
-        # Association per alpha over the distinct (gt id, tracker id) pairs that were ever matched.
-        pair_keys, inverse = np.unique(pair_gt * num_tracker + pair_tracker, return_inverse=True)
-        pair_gt_count = gt_id_count[pair_keys // num_tracker, 0]
-        pair_tracker_count = tracker_id_count[0, pair_keys % num_tracker]
-        for a in range(len(ALPHAS)):
-            matches_count = np.bincount(inverse[counts_at[a]], minlength=len(pair_keys)).astype(np.float64)
-            ass_a = matches_count / np.maximum(1, pair_gt_count + pair_tracker_count - matches_count)
-            res["AssA"][a] = np.sum(matches_count * ass_a) / np.maximum(1, tp[a])
-            res["AssRe"][a] = np.sum(matches_count * matches_count / np.maximum(1, pair_gt_count)) / np.maximum(1, tp[a])
-            res["AssPr"][a] = np.sum(matches_count * matches_count / np.maximum(1, pair_tracker_count)) / np.maximum(1, tp[a])
-        return self.compute_final_fields(res)
+        return self.scores_from_matches(res, data, pair_gt, pair_tracker, pair_similarity, gt_id_count,
+                                        tracker_id_count)

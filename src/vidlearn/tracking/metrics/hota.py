@@ -92,6 +92,17 @@ class HOTA:
         pair_similarity = frames.values[frames.starts[match_frame] + match_row * frames.num_tracker[match_frame]
                                         + match_col]
 
+        return self.scores_from_matches(res, data, pair_gt, pair_tracker, pair_similarity, gt_id_count,
+                                        tracker_id_count)
+
+    def scores_from_matches(
+        self, res: dict[str, Any], data: SequenceData, pair_gt: np.ndarray, pair_tracker: np.ndarray,
+        pair_similarity: np.ndarray, gt_id_count: np.ndarray, tracker_id_count: np.ndarray,
+    ) -> dict[str, Any]:
+        """Per-alpha counts and association scores from the matches of all frames: ``pair_gt``,
+        ``pair_tracker`` ``int (K,)`` relabelled ids and ``pair_similarity (K,)`` their IoU;
+        ``gt_id_count (G, 1)`` / ``tracker_id_count (1, T)`` the frames each id occurs in."""
+        num_tracker = data.num_tracker_ids
         # (A, K): which of the K matches count at each alpha.
         counts_at = pair_similarity[np.newaxis, :] >= ALPHAS[:, np.newaxis] - _EPS
         tp = counts_at.sum(axis=1).astype(np.float64)
