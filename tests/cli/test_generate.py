@@ -7,8 +7,9 @@ from pathlib import Path
 
 import av
 import pytest
+from _cli import error_line as _error_line
+from _cli import run as _run
 
-from vidlearn.cli.main import main
 from vidlearn.generation.training import synthetic_motion_clips, train
 
 TINY = {"resolution": 16, "ch": 2, "k": 2, "z_dim": 8, "embed_dim": 8, "num_frames": 4}
@@ -22,17 +23,6 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run.history.last_checkpoint
 
 
-def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(capsys: pytest.CaptureFixture[str], *argv: object) -> str:
-    code, _, err = _run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def test_generate_writes_a_grid_of_the_named_classes(capsys, checkpoint: Path, tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import error_line as _error_line
+from _cli import run as _run
 
-from vidlearn.cli.main import main
 from vidlearn.tracking.formats import MotRows, read_mot, read_seqinfo, write_mot
 from vidlearn.tracking.metrics import evaluate_mot
 from vidlearn.tracking.metrics.benchmark import SUMMARY_FIELDS
@@ -16,17 +17,6 @@ from vidlearn.tracking.metrics.benchmark import SUMMARY_FIELDS
 SEQUENCES = ["MOT17-02-FRCNN", "MOT17-05-FRCNN", "MOT17-09-FRCNN"]
 
 
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(capsys, *argv) -> str:
-    code, _, err = _run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _gt(num_frames: int = 5) -> MotRows:

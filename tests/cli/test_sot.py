@@ -8,25 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _cli import error_line as _error_line
+from _cli import run as _run
 
-from vidlearn.cli.main import main
 from vidlearn.models import create
 from vidlearn.tracking.sot.checkpoints import save_sot_model
 from vidlearn.tracking.sot.data import synthetic_sequence, write_otb_sequence
 from vidlearn.tracking.sot.otb import evaluate_results, read_boxes, read_sequence
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(capsys, *argv) -> str:
-    code, _, err = _run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -4,23 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from _cli import error_line as _error_line
+from _cli import run as _run
 
-from vidlearn.cli.main import main
 from vidlearn.tracking import DeepSort, read_mot, read_pets_xml, write_mot
 from vidlearn.tracking.boxes import mot_to_xyxy, xywh_to_xyxy, xyxy_to_mot
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(capsys, *argv) -> str:
-    code, _, err = _run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _tiny_detections(num_frames: int = 8, with_features: bool = False) -> np.ndarray:
