@@ -49,6 +49,9 @@ from vidlearn.utils import machine_info
 CASES = {
     "dvdgan_cpu": {"kwargs": {"ch": 8}, "batch": 8, "note": "32x32 x 8 frames, ch 8 (as registered)"},
     "dvdgan_64": {"kwargs": {"ch": 4}, "batch": 4, "note": "64x64 x 16 frames, ch 4 (the paper: ch 64)"},
+    # The paper's width: for a GPU (``--device cuda --models dvdgan_64_paper``).
+    "dvdgan_64_paper": {"model": "dvdgan_64", "kwargs": {"ch": 64}, "batch": 8,
+                        "note": "64x64 x 16 frames, ch 64 (the paper's width)"},
 }
 
 
@@ -86,15 +89,22 @@ def to_fast_layout(module: nn.Module) -> nn.Module:
     return module
 
 
-def speed(name: str, rounds: int) -> dict[str, Any]:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def speed(name: str, rounds: int, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Training iterations/s and samples/s of ``CASES[name]`` on ``device``, fp32 and the fast path."""
+    device = torch.device(device)
     case = CASES[name]
     torch.manual_seed(0)
-    gan = create(name, num_classes=4, **case["kwargs"])
+    gan = create(case.get("model", name), num_classes=4, **case["kwargs"]).to(device)
     g = gan.generator
     models = {"g": g, "d_spatial": gan.spatial_discriminator, "d_temporal": gan.temporal_discriminator}
     batch = case["batch"]
-    clips = torch.rand(batch, 3, g.num_frames, g.resolution, g.resolution) * 2 - 1
-    labels = torch.arange(batch) % 4
+    clips = torch.rand(batch, 3, g.num_frames, g.resolution, g.resolution, device=device) * 2 - 1
+    labels = torch.arange(batch, device=device) % 4
     step = DVDGANStep(num_classes=4, z_dim=g.z_dim)
     times: dict[str, dict[str, list[float]]] = {
         mode: {"train": [], "sample": [], "train_cpu": [], "sample_cpu": []} for mode in ("fp32", "fast")}
@@ -107,24 +117,27 @@ def speed(name: str, rounds: int) -> dict[str, Any]:
                     guard_bf16_conv3d_weight_grad(module)
                 fast_models = models
             context = _Context(models, fast=mode == "fast")
-            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "fast")
+            autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "fast")
+            _sync(device)
             started, cpu = time.perf_counter(), time.process_time()
             with autocast:
                 step.training_step(context, (clips, labels))
+            _sync(device)
             train_seconds, train_cpu = time.perf_counter() - started, time.process_time() - cpu
-            z = torch.randn(batch, g.z_dim)
+            z = torch.randn(batch, g.z_dim, device=device)
             started, cpu = time.perf_counter(), time.process_time()
             with torch.inference_mode(), autocast:
                 g.eval()
                 g(z, labels)
                 g.train()
+            _sync(device)
             sample_seconds, sample_cpu = time.perf_counter() - started, time.process_time() - cpu
             if round_index:
                 times[mode]["train"].append(train_seconds)
                 times[mode]["sample"].append(sample_seconds)
                 times[mode]["train_cpu"].append(train_cpu)
                 times[mode]["sample_cpu"].append(sample_cpu)
-    result: dict[str, Any] = {"note": case["note"], "batch": batch,
+    result: dict[str, Any] = {"note": case["note"], "batch": batch, "device": str(device),
                               "params": {key: sum(p.numel() for p in m.parameters()) for key, m in models.items()}}
     for mode, measured in times.items():
         result[mode] = {"train_it_per_s": 1.0 / statistics.median(measured["train"]),
@@ -210,17 +223,22 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--memory-only", action="store_true", help="only the discriminators' memory")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (speed only; the memory count is the CPU's)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the discriminators' memory")
     args = parser.parse_args()
     import os
 
-    results: dict[str, Any] = {"machine": str(machine_info()), "load_average_before": os.getloadavg(),
+    device = torch.device(args.device)
+    machine = str(machine_info()) + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+    results: dict[str, Any] = {"machine": machine, "load_average_before": os.getloadavg(),
                                "speed": {}, "memory": []}
     for name in [] if args.memory_only else args.models:
-        results["speed"][name] = speed(name, args.rounds)
+        results["speed"][name] = speed(name, args.rounds, device)
         print(name, json.dumps(results["speed"][name]), flush=True)
     # The CPU model's clip, the UCF-101 set-up, and the paper's 48 frames at 128x128 (ch 2 so that the
     # full-resolution 3D D runs on a CPU: activations grow linearly with ch on both sides).
-    for resolution, frames, batch, ch, k in ((32, 8, 8, 8, 4), (64, 16, 4, 16, 8), (128, 48, 1, 2, 8)):
+    for resolution, frames, batch, ch, k in () if args.no_memory else ((32, 8, 8, 8, 4), (64, 16, 4, 16, 8),
+                                                                     (128, 48, 1, 2, 8)):
         results["memory"].append(memory(resolution, frames, batch, ch, k))
         print("memory", json.dumps(results["memory"][-1]), flush=True)
     results["load_average_after"] = os.getloadavg()

@@ -35,18 +35,27 @@ from vidlearn.utils import machine_info
 SIZES = {"720p": (180, 320), "1080p": (270, 480)}
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def frames_per_second(model: torch.nn.Module | None, lr: torch.Tensor, *, fast: bool) -> tuple[float, torch.Tensor]:
     """Streamed output frames per second over ``lr (T, 3, h, w)`` (the first frame is a warm-up)."""
     if model is None:
         with torch.inference_mode():
             bicubic_upscale(lr[:1], 4)
+            _sync(lr.device)
             started = time.perf_counter()
             outputs = [bicubic_upscale(frame[None], 4)[0] for frame in lr[1:]]
+            _sync(lr.device)
         return (len(lr) - 1) / (time.perf_counter() - started), torch.stack(outputs)
     upscaler = StreamingUpscaler(model, scale=4, fast=fast)
     upscaler.push(lr[0])
+    _sync(lr.device)
     started = time.perf_counter()
     outputs = [out for frame in lr[1:] for out in upscaler.push(frame)]
+    _sync(lr.device)
     return (len(lr) - 1) / (time.perf_counter() - started), torch.stack(outputs)
 
 
@@ -98,11 +107,15 @@ def main() -> None:
         height, width = SIZES[size]
         lr = torch.rand(args.frames + 1, 3, height, width, device=device)
         for name, model in models.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             fp32, out32 = frames_per_second(model, lr, fast=False)
             row = {"output": size, "model": name, "fp32_fps": fp32}
             if model is not None:
                 fast, out_fast = frames_per_second(model, lr, fast=True)
                 row.update(fast_fps=fast, fast_over_fp32=fast / fp32, psnr_fast_vs_fp32_db=psnr(out32.cpu(), out_fast.cpu()))
+            if device.type == "cuda":  # the input and output frames of the run included
+                row["cuda_peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
             rows.append(row)
             print(json.dumps(row), flush=True)
     memory = {}
