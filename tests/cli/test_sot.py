@@ -76,6 +76,42 @@ def test_track_bad_input_is_one_line(capsys, sequence_root: Path, tmp_path: Path
         capsys, "sot", "track", folder, "--tracker", "goturn", "--checkpoint", rolo_file, "-o", out)
 
 
+@pytest.mark.slow
+def test_rolo_with_a_torchvision_detector_on_the_frames(capsys, sequence_root: Path, tmp_path: Path) -> None:
+    from torchvision.models import detection
+
+    folder = next(sequence_root.iterdir())
+    torch.manual_seed(0)
+    network = detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=91)
+    torch.save(network.state_dict(), tmp_path / "frcnn.pth")
+    rolo_kwargs = {"feature_dim": 12}  # the 2x2 pixel grid
+    rolo_file = save_sot_model(create("rolo", **rolo_kwargs), tmp_path / "rolo.safetensors", name="rolo",
+                               kwargs=rolo_kwargs, extras={"features": {"kind": "grid", "grid": 2}, "sequence_length": 3})
+    code, out, _ = _run(capsys, "sot", "track", folder, "--tracker", "rolo", "--checkpoint", rolo_file,
+                        "--detector", "fasterrcnn_mobilenet_v3_large_320_fpn", "--detector-weights",
+                        tmp_path / "frcnn.pth", "--classes", "all", "--score-threshold", "0", "-o", tmp_path / "r.txt",
+                        "--no-progress")
+    assert code == 0 and "6 boxes" in out and read_boxes(tmp_path / "r.txt").shape == (6, 4)
+    # The same through vidlearn track, and the detector's errors are one line naming the option or file.
+    code, out, _ = _run(capsys, "track", folder, "--tracker", "rolo", "--checkpoint", rolo_file, "--detector",
+                        "fasterrcnn_mobilenet_v3_large_320_fpn", "--detector-weights", tmp_path / "frcnn.pth",
+                        "-o", tmp_path / "t.txt", "--quiet")
+    assert code == 0 and read_boxes(tmp_path / "t.txt").shape == (6, 4)
+    out_file = tmp_path / "x.txt"
+    assert _error_line(capsys, "sot", "track", folder, "--tracker", "rolo", "--checkpoint", rolo_file,
+                       "--detector", "fasterrcnn_mobilenet_v3_large_320_fpn", "-o", out_file).endswith(
+        "--detector fasterrcnn_mobilenet_v3_large_320_fpn needs --detector-weights FILE (nothing is downloaded)")
+    assert _error_line(capsys, "sot", "track", folder, "--tracker", "goturn", "--checkpoint",
+                       _goturn_file(tmp_path / "g.safetensors"), "--detector", "ssd300_vgg16", "--detector-weights",
+                       tmp_path / "frcnn.pth", "-o", out_file).endswith(
+        "--detector feeds ROLO's boxes; the goturn tracker takes none")
+    assert "either a file with one box per frame (--detections) or a detector" in _error_line(
+        capsys, "sot", "track", folder, "--tracker", "rolo", "--checkpoint", rolo_file, "-o", out_file)
+    assert "frcnn.pth: not ssdlite320_mobilenet_v3_large weights" in _error_line(
+        capsys, "sot", "track", folder, "--tracker", "rolo", "--checkpoint", rolo_file, "--detector",
+        "ssdlite320_mobilenet_v3_large", "--detector-weights", tmp_path / "frcnn.pth", "-o", out_file)
+
+
 @pytest.mark.shared_data
 def test_eval_writes_the_table_plots_and_json(capsys, shared_data: Path, tmp_path: Path) -> None:
     gt_root = tmp_path / "gt"

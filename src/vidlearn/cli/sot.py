@@ -2,11 +2,13 @@
 
     vidlearn sot track INPUT --tracker goturn|rolo|csrt|kcf|mil|nanotrack|stay [--checkpoint FILE]
                        [--init x,y,w,h] --output results.txt [--video overlay.mp4]
+                       [--detections boxes.txt | --detector NAME --detector-weights FILE]
     vidlearn sot eval RESULTS_DIR GT_ROOT [--json OUT] [--plots DIR]
 
 INPUT is a video or a frame folder; an OTB-style sequence folder (``groundtruth_rect.txt``, ``img/``) starts
 from its first ground-truth box unless ``--init`` (0-based pixels) is given. GOTURN and ROLO take the
-``model.safetensors`` of a ``vidlearn train`` run; ROLO also the detector's boxes (``--detections``, OTB rows).
+``model.safetensors`` of a ``vidlearn train`` run; ROLO also the detector's boxes: a file (``--detections``,
+OTB rows) or a torchvision detector run on the frames (``--detector NAME --detector-weights FILE``).
 ``sot eval`` scores ``RESULTS_DIR/SEQ.txt`` (or ``RESULTS_DIR/TRACKER/SEQ.txt`` for several trackers) against
 ``GT_ROOT/SEQ/groundtruth_rect.txt`` with the OTB one-pass protocol (Wu et al. 2013): success AUC and
 precision at 20 px, printed in percent, written as JSON in fractions, with the OTB success and precision plots.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["TRACKERS", "register", "track_command"]
+__all__ = ["TRACKERS", "parse_classes", "register", "track_command"]
 
 TRACKERS = ("goturn", "rolo", "csrt", "kcf", "mil", "nanotrack", "stay")
 
@@ -37,9 +39,18 @@ def track_command(args: argparse.Namespace) -> int:
                             init=None if init is None else parse_box(init), checkpoint=option("checkpoint"),
                             weights_dir=option("weights_dir"), detections=option("detections"), video=option("video"),
                             fast=bool(option("fast")), device=option("device") or "cpu",
-                            progress=not option("no_progress"))
+                            progress=not option("no_progress"), detector=option("detector"),
+                            detector_weights=option("detector_weights"), classes=parse_classes(option("classes")),
+                            score_threshold=option("score_threshold") if option("score_threshold") is not None else 0.5)
     print(f"{len(boxes)} boxes -> {args.output}" + (f"; overlay -> {option('video')}" if option("video") else ""))
     return 0
+
+
+def parse_classes(text: str | None) -> list[str] | None:
+    """``--classes``: comma-separated COCO names or ids; ``all`` (or nothing) keeps every class."""
+    if text is None or text.strip() == "all":
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def _results_by_tracker(results_dir: Path) -> dict[str, Path]:
@@ -107,6 +118,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="NanoTrack: folder with nanotrack_backbone_sim.onnx and nanotrack_head_sim.onnx")
     track.add_argument("--detections", type=Path, default=None,
                        help="ROLO: the detector's box of the target per frame (OTB rows)")
+    track.add_argument("--detector", default=None, metavar="NAME",
+                       help="ROLO: a torchvision detector run on the frames instead (e.g. fasterrcnn_resnet50_fpn); "
+                       "the target's box each frame is the detection overlapping its last one most")
+    track.add_argument("--detector-weights", type=Path, default=None, metavar="FILE",
+                       help="the detector's state_dict file (nothing is downloaded)")
+    track.add_argument("--classes", default="person",
+                       help="COCO class names or ids the detector keeps, comma-separated (default person; 'all')")
+    track.add_argument("--score-threshold", type=float, default=0.5, help="the detector's score threshold (default 0.5)")
     track.add_argument("--fast", action="store_true", help="GOTURN: channels-last + bf16 autocast (CPU fast path)")
     track.add_argument("--device", default="cpu", help="GOTURN/ROLO device (cpu, cuda)")
     track.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -181,10 +181,10 @@ def _track_frames(args, sequence, tracker, detections, num_frames):
         sequence.num_frames = min(num_frames, sequence.num_frames)
     detector = embedder = None
     if args.detector is not None:
+        from vidlearn.cli.sot import parse_classes
         from vidlearn.tracking.detectors import TorchvisionDetector
 
-        classes = None if args.classes.strip() == "all" else [c.strip() for c in args.classes.split(",") if c.strip()]
-        detector = TorchvisionDetector(args.detector, args.detector_weights, classes=classes,
+        detector = TorchvisionDetector(args.detector, args.detector_weights, classes=parse_classes(args.classes),
                                        score_threshold=args.score_threshold, device=args.device)
     if args.reid is not None:
         from vidlearn.tracking.appearance import create_embedder

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidlearn.tracking.detectors import FrameDetections
 from vidlearn.tracking.sot.goturn import (
     Goturn,
     crop_regions,
@@ -15,7 +16,7 @@ from vidlearn.tracking.sot.goturn import (
     region_to_image,
     search_regions,
 )
-from vidlearn.tracking.sot.rolo import BoxDetections, FrameFeatures, Rolo, detection_vector
+from vidlearn.tracking.sot.rolo import BoxDetections, DetectorBoxes, FrameFeatures, Rolo, detection_vector
 from vidlearn.tracking.sot.trackers import (
     GoturnTracker,
     OpenCVTracker,
@@ -135,6 +136,46 @@ def test_rolo_tracker_reads_the_box_from_the_lstm_over_the_window() -> None:
     w, h = max(abs(w) * 128, 1.0), max(abs(h) * 96, 1.0)
     np.testing.assert_allclose(result[-1], [cx * 128 - w / 2, cy * 96 - h / 2, cx * 128 + w / 2, cy * 96 + h / 2],
                                rtol=1e-5)
+
+
+def test_detector_boxes_follow_the_target_among_the_detections() -> None:
+    """ROLO fed by a detection network: each frame the detection overlapping the target's last box most."""
+    frames, _ = moving_square(4)
+    script = [  # per frame: the target (moving right by 4 px), a distractor, and a frame where only it is seen
+        ([[22, 40, 38, 56], [80, 10, 96, 26]], [0.6, 0.9]),
+        ([[26, 41, 42, 57], [84, 10, 100, 26]], [0.7, 0.95]),
+        ([[88, 10, 104, 26]], [0.9]),
+        ([[31, 40, 47, 56], [92, 10, 108, 26]], [0.8, 0.9]),
+    ]
+    seen = []
+
+    def detector(batch: torch.Tensor) -> list[FrameDetections]:
+        assert batch.dtype == torch.uint8 and batch.shape == (1, 96, 128, 3)
+        boxes, scores = script[len(seen)]
+        seen.append(len(seen))
+        return [FrameDetections(np.array(boxes, np.float64), np.array(scores), np.ones(len(scores), np.int64))]
+
+    features = FrameFeatures("grid", grid=2)
+    source = DetectorBoxes(features, detector)
+    with pytest.raises(ValueError, match="call start"):
+        source(frames[0], 0)
+    source.start(np.array([20.0, 40, 36, 56]))
+    vectors = [source(frame, index)[1] for index, frame in enumerate(frames)]
+    size = np.array([128, 96])
+    for vector, (boxes, scores) in zip(vectors, [script[0], script[1], (None, None), script[3]]):
+        if boxes is None:  # the distractor alone does not overlap the target: a missed frame
+            torch.testing.assert_close(vector, torch.zeros(6))
+            continue
+        box = np.array(boxes[0])
+        centre, extent = (box[:2] + box[2:]) / 2 / size, (box[2:] - box[:2]) / size
+        torch.testing.assert_close(vector, torch.tensor([0, *centre, *extent, scores[0]], dtype=torch.float32))
+    # After the missed frame the last detected box (frame 2's) still finds the target in frame 4.
+    np.testing.assert_array_equal(source.last, script[3][0][0])
+    # RoloTracker starts the source from the init box itself.
+    seen.clear()
+    tracker = RoloTracker(Rolo(feature_dim=features.dim), DetectorBoxes(features, detector), sequence_length=2)
+    result = track_sequence(tracker, frames, np.array([20.0, 40, 36, 56]))
+    assert result.shape == (4, 4) and seen == [0, 1, 2, 3]
 
 
 def test_detection_vector_layout() -> None:

@@ -23,6 +23,7 @@ the TensorFlow model's 134,627,640 plus one extra bias of ``4 * 4102``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "DETECTION_DIM",
     "PAPER",
     "BoxDetections",
+    "DetectorBoxes",
     "FrameFeatures",
     "Rolo",
     "cxcywh_to_xyxy",
@@ -175,6 +177,55 @@ class BoxDetections:
         image = torch.as_tensor(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255.0
         height, width = frame.shape[:2]
         return self.features(image)[0], detection_vector(self.boxes[index][None], (height, width))[0]
+
+
+class DetectorBoxes:
+    """A detector for :class:`~vidlearn.tracking.sot.trackers.RoloTracker` that runs a detection network.
+
+    ``detector`` maps frames ``uint8 (1, H, W, 3)`` to one detection list per frame (boxes xyxy, scores:
+    :class:`vidlearn.tracking.detectors.TorchvisionDetector`, a torchvision detector with local weights, filtered
+    by class and score). Each frame, the target's detection is the one overlapping the target's last detected
+    box most (the start box at first), as ROLO's authors took YOLO's detection of the tracked object; none
+    overlapping by at least ``min_iou`` is a missed frame (zeros, confidence 0) and the last box is kept for the
+    next frame. The detection's confidence is the detector's score. Call :meth:`start` with the first frame's
+    box before the first frame (:class:`RoloTracker` does).
+    """
+
+    def __init__(self, features: FrameFeatures, detector: Callable[[torch.Tensor], list], *,
+                 min_iou: float = 0.1) -> None:
+        self.features = features
+        self.detector = detector
+        self.min_iou = float(min_iou)
+        self.last: np.ndarray | None = None
+
+    def start(self, box: np.ndarray) -> None:
+        self.last = np.asarray(box, np.float64).reshape(4).copy()
+
+    def _check_started(self) -> None:
+        if self.last is None:
+            raise ValueError("DetectorBoxes needs the first frame's box: call start(box) first")
+
+    def select(self, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:
+        """The target's box among ``boxes (N, 4)`` xyxy and its score; ``NaN`` boxes when none overlaps."""
+        self._check_started()
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        if len(boxes):
+            from vidlearn.tracking.boxes import iou_matrix
+
+            overlap = iou_matrix(self.last[None], boxes)[0]
+            best = int(np.argmax(overlap))
+            if overlap[best] >= self.min_iou:
+                self.last = boxes[best].copy()
+                return boxes[best], float(np.asarray(scores).reshape(-1)[best])
+        return np.full(4, np.nan), 0.0
+
+    def __call__(self, frame: np.ndarray, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check_started()
+        frame = np.ascontiguousarray(frame)
+        found = self.detector(torch.from_numpy(frame)[None])[0]
+        box, score = self.select(found.boxes, found.scores)
+        image = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
+        return self.features(image)[0], detection_vector(box[None], frame.shape[:2], confidence=score)[0]
 
 
 def detection_vector(boxes: np.ndarray, frame_size: tuple[int, int], confidence: float = 1.0) -> torch.Tensor:

@@ -109,12 +109,15 @@ def track_input(
     path: str | Path, *, tracker: str, output: str | Path, init: np.ndarray | None = None,
     checkpoint: str | Path | None = None, weights_dir: str | Path | None = None,
     detections: str | Path | None = None, video: str | Path | None = None, fast: bool = False,
-    device: str = "cpu", progress: bool = True,
+    device: str = "cpu", progress: bool = True, detector: str | None = None,
+    detector_weights: str | Path | None = None, classes: list[str] | None = None, score_threshold: float = 0.5,
 ) -> np.ndarray:
     """Track the target from ``init`` (xyxy; default the folder's first ground-truth box) through ``path``.
 
     Writes ``output`` (OTB rows) and, with ``video``, an overlay video; returns the boxes ``(T, 4)`` xyxy.
-    ``detections`` (ROLO) is an OTB-rows file of the detector's box of the target per frame.
+    ROLO needs the detector's box of the target per frame: ``detections``, an OTB-rows file, or ``detector``, a
+    torchvision detection network (:data:`vidlearn.tracking.detectors.DETECTORS`) with ``detector_weights``
+    from a local file, keeping ``classes`` (COCO names or ids; ``None`` keeps all) above ``score_threshold``.
     """
     source = open_input(path)
     if init is None:
@@ -123,8 +126,18 @@ def track_input(
         init = source.first_box
     init = check_init_box(init, source.size, source="--init box")
     detected = None if detections is None else read_boxes(detections)
+    network = None
+    if detector is not None:
+        if tracker != "rolo":
+            raise ValueError(f"--detector feeds ROLO's boxes; the {tracker} tracker takes none")
+        if detector_weights is None:
+            raise ValueError(f"--detector {detector} needs --detector-weights FILE (nothing is downloaded)")
+        from vidlearn.tracking.detectors import TorchvisionDetector
+
+        network = TorchvisionDetector(detector, detector_weights, classes=classes, score_threshold=score_threshold,
+                                      device=device)
     sot = create_sot_tracker(tracker, checkpoint=checkpoint, weights_dir=weights_dir, device=device, fast=fast,
-                             detections=detected)
+                             detections=detected, detector=network)
     wrap = None
     if progress:
         from tqdm import tqdm

@@ -130,6 +130,9 @@ class RoloTracker:
     def init(self, frame: np.ndarray | torch.Tensor, box: np.ndarray) -> None:
         self.window: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.index = 0
+        start = getattr(self.detect, "start", None)
+        if start is not None:  # a detector that follows the target from its first box (DetectorBoxes)
+            start(box)
         self.update(frame)  # the first frame enters the window; its box is the given one
         self.box = np.asarray(box, np.float64).copy()
 
@@ -206,10 +209,13 @@ class OpenCVTracker:
 def create_sot_tracker(
     name: str, *, checkpoint: str | Path | None = None, weights_dir: str | Path | None = None,
     device: str = "cpu", fast: bool = False, detections: np.ndarray | None = None,
+    detector: Callable[[torch.Tensor], list] | None = None,
 ) -> StayTracker | GoturnTracker | RoloTracker | OpenCVTracker:
     """A tracker by name (:data:`SOT_TRACKERS`); ``goturn`` and ``rolo`` load ``checkpoint`` (the
-    ``model.safetensors`` a ``vidlearn train`` run wrote). ROLO also needs ``detections (T, 4)`` xyxy, the
-    detector's box of the target in each frame; its frame features are the kind it was trained with."""
+    ``model.safetensors`` a ``vidlearn train`` run wrote). ROLO also needs the detector's box of the target in
+    each frame: ``detections (T, 4)`` xyxy from a file, or a ``detector`` run on the frames (a
+    :class:`~vidlearn.tracking.detectors.TorchvisionDetector`; :class:`~.rolo.DetectorBoxes` picks the target's
+    box); its frame features are the kind it was trained with."""
     if name == "stay":
         return StayTracker()
     if name in OPENCV_TRACKERS:
@@ -222,12 +228,14 @@ def create_sot_tracker(
         model, extras = load_sot_model(checkpoint, expected=name)
         if name == "goturn":
             return GoturnTracker(model, device=device, fast=fast)
-        from vidlearn.tracking.sot.rolo import BoxDetections, FrameFeatures
+        from vidlearn.tracking.sot.rolo import BoxDetections, DetectorBoxes, FrameFeatures
 
-        if detections is None:
-            raise ValueError("the rolo tracker needs the detector's boxes of the target, one per frame (--detections)")
+        if (detections is None) == (detector is None):
+            raise ValueError("the rolo tracker needs the detector's boxes of the target: either a file with one box "
+                             "per frame (--detections) or a detector run on the frames (--detector), not both")
         features = FrameFeatures(**extras.get("features", {}))
-        return RoloTracker(model, BoxDetections(features, detections),
+        source = BoxDetections(features, detections) if detector is None else DetectorBoxes(features, detector)
+        return RoloTracker(model, source,
                            sequence_length=int(extras.get("sequence_length", 3)), device=device)
     raise ValueError(f"unknown single-object tracker {name!r}; choose one of {', '.join(SOT_TRACKERS)}")
 
