@@ -1,7 +1,7 @@
 """FNet + warping trained alone, as FRVSR trains FNet (``L_flow``, no flow labels), on synthetic pairs with
 known motion; prints the end-point error on held-out pairs.
 
-    python benchmarks/superres/fnet_known_motion.py [--steps 300] [--batch 8] [--lr 3e-4] [--device cuda]
+    python benchmarks/superres/fnet_known_motion.py [--steps 300] [--batch 8] [--lr 3e-4] [--width 32] [--device cuda]
 
 Pairs: a random smooth texture (bicubic upsampling of 8x8 noise to 64x64) and the same texture shifted by a
 random sub-pixel motion (dx, dy) uniform in [-2, 2] LR pixels, both cut to their 32x32 centres (the shift by
@@ -38,12 +38,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--width", type=int, default=32, help="FNet's first-stage filters (the paper: 32)")
+    parser.add_argument("--save", default=None, help="write the trained FNet's state dict here")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the pairs are drawn on the CPU either way)")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     train_generator, test_generator = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
-    net = FNet(3).to(device)
+    net = FNet(3, width=args.width).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=args.lr)
     test_previous, test_current, test_truth = (t.to(device) for t in pairs(64, test_generator))
 
@@ -68,7 +70,9 @@ def main() -> None:
             print(f"step {step}: held-out end-point error {history[step]:.3f} LR px", flush=True)
     print(json.dumps({"end_point_error_px": history, "zero_flow_px": zero_flow, "motion": "uniform sub-pixel in [-2, 2] px",
                       "held_out_pairs": 64, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-                      "device": str(device), "seconds": time.perf_counter() - started}))
+                      "width": args.width, "device": str(device), "seconds": time.perf_counter() - started}))
+    if args.save:
+        torch.save(net.state_dict(), args.save)
 
 
 if __name__ == "__main__":

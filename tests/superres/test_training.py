@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from vidlearn.cli.main import main
-from vidlearn.models import create
+from vidlearn.models import CheckpointLoadError, create
 from vidlearn.superres.losses import flow_loss, sr_loss
+from vidlearn.superres.models.fnet import FNet
 from vidlearn.superres.recipe import load_recipe
-from vidlearn.superres.training import SRStep
+from vidlearn.superres.training import SRStep, build_model
 from vidlearn.tasks import task_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +44,35 @@ def test_the_step_is_l_sr_plus_l_flow_for_frvsr_and_l_sr_for_sisr() -> None:
     sisr = create("sisr_3_64", num_blocks=1, num_filters=8)
     loss, parts = SRStep().training_step(sisr, batch)
     assert torch.allclose(loss, sr_loss(sisr(batch["lr"]), batch["hr"])) and set(parts) == {"loss_sr"}
+
+
+def test_fnet_weights_initialise_frvsr_s_fnet_alone(tmp_path: Path) -> None:
+    recipe = RECIPES[0]
+    torch.manual_seed(1)
+    fnet = FNet(3, width=4, max_flow=4.0)
+    torch.save(fnet.state_dict(), tmp_path / "fnet.pt")
+    kwargs = "model.kwargs={num_blocks: 1, num_filters: 8, fnet_width: 4, max_flow: 4}"
+    torch.manual_seed(0)
+    plain = build_model(load_recipe(recipe, ["model.name=frvsr_3_64", kwargs]))
+    torch.manual_seed(0)
+    from_file = f"model.fnet_weights={tmp_path / 'fnet.pt'}"
+    model = build_model(load_recipe(recipe, ["model.name=frvsr_3_64", kwargs, from_file]))
+    for key, value in fnet.state_dict().items():  # FNet from the file, the rest as the seed made it
+        assert torch.equal(model.fnet.state_dict()[key], value)
+        assert not torch.equal(plain.fnet.state_dict()[key], value)
+    for key, value in plain.srnet.state_dict().items():
+        assert torch.equal(model.srnet.state_dict()[key], value)
+    wider = ["model.name=frvsr_3_64", "model.kwargs={num_blocks: 1, num_filters: 8, fnet_width: 8}", from_file]
+    with pytest.raises(CheckpointLoadError,
+                       match=r"fnet\.pt: FNet of another width: encoder\.0\.0\.weight is \(4, 6, 3, 3\)"):
+        build_model(load_recipe(recipe, wider))
+    sisr = ["model.name=sisr_3_64", "model.kwargs={num_blocks: 1, num_filters: 8}", from_file]
+    with pytest.raises(CheckpointLoadError, match=r"fnet\.pt: model\.fnet_weights needs a model with an FNet"):
+        build_model(load_recipe(recipe, sisr))
+    torch.save({"head.1.weight": torch.zeros(1)}, tmp_path / "other.pt")
+    other = ["model.name=frvsr_3_64", kwargs, f"model.fnet_weights={tmp_path / 'other.pt'}"]
+    with pytest.raises(CheckpointLoadError, match=r"other\.pt: not an FNet state dict: missing"):
+        build_model(load_recipe(recipe, other))
 
 
 def test_train_resume_and_evaluate_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,12 +36,15 @@ class ModelConfig:
     """A registered super-resolution model (``vidlearn models superres``) and its builder options.
 
     ``kwargs`` go to the builder (``scale`` comes from ``data.degradation.scale``), e.g.
-    ``{num_filters: 32, lr_skip: bicubic}``; ``weights`` initialises from a checkpoint file.
+    ``{num_filters: 32, lr_skip: bicubic}``; ``weights`` initialises from a checkpoint file; ``fnet_weights``
+    initialises FRVSR's FNet alone from a state dict file (loaded strictly), such as the one
+    ``vidlearn.superres.training.pretrain_fnet`` writes.
     """
 
     name: str = "frvsr_10_128"
     kwargs: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None
+    fnet_weights: str | None = None
 
 
 @dataclass

@@ -30,8 +30,8 @@ from vidlearn.superres.evaluation import evaluate_model, test_sequences
 from vidlearn.superres.losses import frvsr_loss, sr_loss
 from vidlearn.superres.recipe import SuperresConfig
 
-__all__ = ["RESUME_CHANGEABLE_KEYS", "SRStep", "TrainResult", "build_model", "build_train_set", "model_metadata",
-           "train"]
+__all__ = ["RESUME_CHANGEABLE_KEYS", "SRStep", "TrainResult", "build_model", "build_train_set", "load_fnet",
+           "model_metadata", "train"]
 
 #: Recipe keys that may differ from the saved run's on resume (how long, where it reports, evaluation).
 RESUME_CHANGEABLE_KEYS: tuple[str, ...] = (
@@ -83,10 +83,36 @@ def model_metadata(cfg: SuperresConfig) -> dict[str, Any]:
 
 
 def build_model(cfg: SuperresConfig) -> nn.Module:
-    """The recipe's registered model at the degradation's scale (initialised from ``model.weights`` if set)."""
+    """The recipe's registered model at the degradation's scale (initialised from ``model.weights`` if set, its
+    FNet from ``model.fnet_weights``)."""
     from vidlearn.models import create
 
-    return create(cfg.model.name, scale=cfg.data.degradation.scale, weights=cfg.model.weights, **cfg.model.kwargs)
+    model = create(cfg.model.name, scale=cfg.data.degradation.scale, weights=cfg.model.weights, **cfg.model.kwargs)
+    if cfg.model.fnet_weights:
+        load_fnet(model, cfg.model.fnet_weights)
+    return model
+
+
+def load_fnet(model: nn.Module, path: str | Path) -> None:
+    """Load an FNet state dict file (``torch.save`` or safetensors) into ``model.fnet`` strictly; the errors
+    name the file (a model without an FNet, missing or unexpected keys, another width)."""
+    from vidlearn.models import CheckpointLoadError
+    from vidlearn.models.weights import read_checkpoint
+
+    fnet = getattr(model, "fnet", None)
+    if fnet is None:
+        raise CheckpointLoadError(f"{path}: model.fnet_weights needs a model with an FNet (FRVSR), "
+                                  f"not {type(model).__name__}")
+    state = read_checkpoint(Path(path))
+    own = fnet.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointLoadError(f"{path}: not an FNet state dict: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    shapes = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
+    if shapes:
+        raise CheckpointLoadError(f"{path}: FNet of another width: {shapes[0]} is {tuple(state[shapes[0]].shape)}, "
+                                  f"the model's is {tuple(own[shapes[0]].shape)}")
+    fnet.load_state_dict(state, strict=True)
 
 
 def build_train_set(cfg: SuperresConfig) -> SRClipDataset:
