@@ -90,3 +90,40 @@ def test_fnet_and_warp_fit_known_motion_by_the_photometric_loss() -> None:
         optimiser.step()
     end_point_error = (flow.detach()[..., 4:-4, 4:-4] - truth[:, :, None, None]).norm(dim=1).mean()
     assert end_point_error < 0.15
+
+
+def test_known_motion_pairs_are_aligned_by_their_flow() -> None:
+    from vidlearn.superres.fnet_pretrain import known_motion_pairs
+
+    previous, current, flow = known_motion_pairs(6, torch.Generator().manual_seed(0), max_motion=2.0)
+    assert previous.shape == current.shape == (6, 3, 32, 32) and flow.shape == (6, 2)
+    assert flow.abs().max() <= 2.0 and flow.abs().max() > 0.5
+    warped = backward_warp(previous, flow[:, :, None, None].expand(6, 2, 32, 32))
+    # The known flow aligns the pair exactly away from the border (|motion| <= 2 px).
+    torch.testing.assert_close(warped[..., 4:-4, 4:-4], current[..., 4:-4, 4:-4], atol=1e-5, rtol=0)
+    assert (previous - current)[..., 4:-4, 4:-4].abs().mean() > 0.01
+
+
+def test_pretrain_fnet_writes_weights_an_frvsr_recipe_loads(tmp_path) -> None:
+    from vidlearn.cli.main import main
+    from vidlearn.models import create
+    from vidlearn.superres.fnet_pretrain import pretrain_fnet
+    from vidlearn.superres.training import load_fnet
+
+    lines: list[str] = []
+    result = pretrain_fnet(tmp_path / "fnet.safetensors", width=4, max_flow=4.0, steps=40, batch=4, eval_every=20,
+                           log=lines.append)
+    errors = result["end_point_error_px"]
+    assert list(errors) == [0, 20, 40] and len(lines) == 3 and "predicting no motion: 1.451 px" in lines[0]
+    assert result["zero_flow_px"] == pytest.approx(1.451, abs=5e-4)
+    assert errors[40] < errors[0]  # the flow's initial noise is trained away first
+    model = create("frvsr_3_64", num_blocks=1, num_filters=8, fnet_width=4, max_flow=4.0)
+    load_fnet(model, tmp_path / "fnet.safetensors")
+    for key, value in result["fnet"].state_dict().items():
+        assert torch.equal(model.fnet.state_dict()[key], value)
+    again = pretrain_fnet(None, width=4, max_flow=4.0, steps=40, batch=4, eval_every=20, log=None)
+    assert again["end_point_error_px"] == errors  # seeded: the same run twice
+    assert main(["superres", "pretrain-fnet", str(tmp_path / "cli.pt"), "--width", "4", "--max-flow", "4",
+                 "--steps", "40", "--batch", "4"]) == 0
+    assert torch.equal(torch.load(tmp_path / "cli.pt")["head.2.weight"], model.fnet.head[2].weight)
+    assert main(["superres", "pretrain-fnet", str(tmp_path / "cli.pt"), "--steps", "1"]) == 2

@@ -5,6 +5,7 @@
     vidlearn superres evaluate PRED GT [--crop-border 8] [--skip 2] [--channel y|rgb] [--no-temporal]
                                        [--lpips-weights FILE] [--json OUT]
     vidlearn superres synth OUT [--frames 24] [--size 128x128] [--seed 0]
+    vidlearn superres pretrain-fnet OUT [--width 32] [--max-flow 24] [--steps 3000] [--batch 32] [--lr 3e-4]
 
 ``degrade``: IN a video, a frame folder or a root of sequences; OUT a PNG frame folder (or a video
 file for one input; its compression changes the LR pixels), mirrored under OUT for a root. HR frames
@@ -16,6 +17,9 @@ them as JSON ``{"<SEQ>": {...}, "mean": {...}}``. The defaults are the Vid4 prot
 local LPIPS-AlexNet weights (see vidlearn.superres.lpips).
 ``synth``: a held-out synthetic HR scene (fine texture, moving shapes, a panning camera) as PNG frames
 or a video, test material with known content.
+``pretrain-fnet``: FRVSR's FNet trained alone by the warping loss on pairs with known sub-pixel motion
+(vidlearn.superres.fnet_pretrain), printing the held-out end-point error; OUT initialises a recipe's FNet
+(``model.fnet_weights=OUT``, with the same ``fnet_width`` and ``max_flow`` in ``model.kwargs``).
 """
 
 from __future__ import annotations
@@ -66,6 +70,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--seed", type=int, default=0, help="which held-out scene (default 0)")
     synth.set_defaults(func=_synth)
 
+    fnet = commands.add_parser("pretrain-fnet", help="train FNet alone on known motion (initialises FRVSR's FNet)")
+    fnet.add_argument("output", type=Path, metavar="OUT", help="the FNet state dict (.safetensors or .pt)")
+    fnet.add_argument("--width", type=int, default=32, help="FNet's first-stage filters, fnet_width (default 32)")
+    fnet.add_argument("--max-flow", type=float, default=24.0, help="FNet's tanh bound in LR pixels (default 24)")
+    fnet.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
+    fnet.add_argument("--batch", type=int, default=32, help="pairs per step (default 32)")
+    fnet.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
+    fnet.add_argument("--seed", type=int, default=0)
+    fnet.add_argument("--device", default="cpu")
+    fnet.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    fnet.set_defaults(func=_pretrain_fnet)
+
 
 def _degrade(args: argparse.Namespace) -> int:
     from vidlearn.cli.errors import CLIError, user_errors
@@ -115,6 +131,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def _pretrain_fnet(args: argparse.Namespace) -> int:
+    from vidlearn.cli.errors import CLIError, user_errors
+    from vidlearn.superres.fnet_pretrain import pretrain_fnet
+
+    if args.output.exists() and not args.overwrite:
+        raise CLIError(f"{args.output}: already exists (--overwrite replaces it)")
+    with user_errors():
+        result = pretrain_fnet(args.output, width=args.width, max_flow=args.max_flow, steps=args.steps,
+                               batch=args.batch, lr=args.lr, seed=args.seed, device=args.device)
+    last = max(result["end_point_error_px"])
+    print(f"{args.output}: FNet after {last} steps, held-out end-point error "
+          f"{result['end_point_error_px'][last]:.3f} px (no motion: {result['zero_flow_px']:.3f} px), "
+          f"{result['seconds']:.0f} s")
     return 0
 
 
