@@ -38,7 +38,7 @@ class ModelConfig:
     ``kwargs`` go to the builder (``scale`` comes from ``data.degradation.scale``), e.g.
     ``{num_filters: 32, lr_skip: bicubic}``; ``weights`` initialises from a checkpoint file; ``fnet_weights``
     initialises FRVSR's FNet alone from a state dict file (loaded strictly), such as the one
-    ``vidlearn.superres.training.pretrain_fnet`` writes.
+    ``vidlearn.superres.fnet_pretrain.pretrain_fnet`` (``vidlearn superres pretrain-fnet``) writes.
     """
 
     name: str = "frvsr_10_128"

@@ -185,9 +185,10 @@ class DetectorBoxes:
     ``detector`` maps frames ``uint8 (1, H, W, 3)`` to one detection list per frame (boxes xyxy, scores:
     :class:`vidlearn.tracking.detectors.TorchvisionDetector`, a torchvision detector with local weights, filtered
     by class and score). Each frame, the target's detection is the one overlapping the target's last detected
-    box most (the start box at first), as ROLO's authors took YOLO's detection of the tracked object; none
-    overlapping by at least ``min_iou`` is a missed frame (zeros, confidence 0) and the last box is kept for the
-    next frame. The detection's confidence is the detector's score. Call :meth:`start` with the first frame's
+    box most (the start box at first). ROLO's code picks, among YOLO's detections, the one that best matches
+    the ground-truth box; a tracker has no ground truth at test time, so the last detected box stands in for
+    it. None overlapping by at least ``min_iou`` is a missed frame (zeros, confidence 0) and the last box is
+    kept for the next frame. The detection's confidence is the detector's score. Call :meth:`start` with the first frame's
     box before the first frame (:class:`RoloTracker` does).
     """
 
