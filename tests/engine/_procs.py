@@ -21,14 +21,19 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def start_blocking_child(work_dir: Path, step: int, toy: str = "tiny") -> subprocess.Popen:
-    """A child training a resume run (``toy``) that stops after its checkpoint at ``step`` and waits."""
+def start_blocking_child(work_dir: Path, step: int, toy: str = "tiny", *,
+                         own_group: bool = False) -> subprocess.Popen:
+    """A child training a resume run (``toy``) that stops after its checkpoint at ``step`` and waits.
+
+    ``own_group``: the child leads a new process group (with its data-loader workers), which a test can
+    signal as a whole, as ``timeout`` or a batch scheduler does."""
     child = subprocess.Popen(
         [sys.executable, str(SCRIPT), "block", str(work_dir), str(step), toy],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        start_new_session=own_group,
     )
     marker = work_dir / "marker"
     deadline = time.monotonic() + 60

@@ -1,11 +1,13 @@
-"""Real processes: a run killed with SIGKILL resumes exactly; SIGTERM exits cleanly; DDP on 2 ranks.
+"""Real processes: a run killed with SIGKILL resumes exactly; SIGTERM exits cleanly (sent to the main
+process or to its whole process group); DDP on 2 ranks.
 
-Each test starts Python processes (about 3 s each for the torch import), so there are only three.
+Each test starts Python processes (about 3 s each for the torch import), so there are only four.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -53,6 +55,17 @@ def test_sigterm_saves_a_loadable_checkpoint_and_exits_cleanly(tmp_path: Path) -
     assert checkpoint["global_step"] == 5
     model = make_model()
     model.load_state_dict(checkpoint["model"])
+
+
+def test_sigterm_to_the_whole_process_group_still_saves_and_exits_cleanly(tmp_path: Path) -> None:
+    # timeout(1), SLURM and container stops signal every process of the job: the data-loader worker too.
+    child = start_blocking_child(tmp_path / "run", step=4, own_group=True)
+    os.killpg(child.pid, signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == {"interrupted": True, "step": 5}
+    assert "SIGTERM received: saved checkpoint" in err and "DataLoader worker" not in err
+    assert load_checkpoint(find_latest_checkpoint(tmp_path / "run"))["global_step"] == 5
 
 
 def test_ddp_on_two_ranks_matches_one_process_with_the_global_batch(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ not depend on which worker loads it, on the number of workers or on where a run 
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
@@ -211,11 +212,16 @@ class _SeededDataset(Dataset):
 
 
 def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn``: seed ``random`` and NumPy from the worker's torch seed.
+    """``worker_init_fn``: seed ``random`` and NumPy from the worker's torch seed; leave SIGTERM to the
+    main process.
 
     torch seeds each worker from the DataLoader's generator (``base_seed + worker_id``); Python and
-    NumPy are not, so without this every worker would share their state.
+    NumPy are not, so without this every worker would share their state. A SIGTERM sent to the whole
+    process group (``timeout``, SLURM's preemption, a container stop) would kill the workers first, and
+    the main process would die on the lost worker instead of saving its checkpoint at the next step;
+    so workers ignore it. They still end with the main process (torch's worker watchdog).
     """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     seed = torch.initial_seed()
     random.seed(seed)
     np.random.seed(seed % 2**32)
