@@ -94,25 +94,16 @@ def build_model(cfg: SuperresConfig) -> nn.Module:
 
 
 def load_fnet(model: nn.Module, path: str | Path) -> None:
-    """Load an FNet state dict file (``torch.save`` or safetensors) into ``model.fnet`` strictly; the errors
-    name the file (a model without an FNet, missing or unexpected keys, another width)."""
-    from vidlearn.models import CheckpointLoadError
-    from vidlearn.models.weights import read_checkpoint
+    """Load an FNet state dict file (``torch.save`` or safetensors) into ``model.fnet`` strictly
+    (:func:`vidlearn.models.load_weights`: the errors name the file and every missing, unexpected or
+    mis-shaped key, as an FNet of another width gives)."""
+    from vidlearn.models import CheckpointLoadError, load_weights
 
     fnet = getattr(model, "fnet", None)
     if fnet is None:
         raise CheckpointLoadError(f"{path}: model.fnet_weights needs a model with an FNet (FRVSR), "
                                   f"not {type(model).__name__}")
-    state = read_checkpoint(Path(path))
-    own = fnet.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointLoadError(f"{path}: not an FNet state dict: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    shapes = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
-    if shapes:
-        raise CheckpointLoadError(f"{path}: FNet of another width: {shapes[0]} is {tuple(state[shapes[0]].shape)}, "
-                                  f"the model's is {tuple(own[shapes[0]].shape)}")
-    fnet.load_state_dict(state, strict=True)
+    load_weights(fnet, path, layout="vidlearn")
 
 
 def build_train_set(cfg: SuperresConfig) -> SRClipDataset:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidlearn.models import CheckpointLoadError, register_model
+from vidlearn.tracking.boxes import iou_matrix
 
 __all__ = [
     "DETECTION_DIM",
@@ -211,8 +212,6 @@ class DetectorBoxes:
         self._check_started()
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         if len(boxes):
-            from vidlearn.tracking.boxes import iou_matrix
-
             overlap = iou_matrix(self.last[None], boxes)[0]
             best = int(np.argmax(overlap))
             if overlap[best] >= self.min_iou:
