@@ -38,6 +38,7 @@ SUPERRES_QUICK = ("data.samples_per_epoch=4 data.crop_size=32 data.clip_len=3 da
                   "evaluate.synthetic_frames=6 evaluate.synthetic_size=[64,64]")
 GEN_QUICK = ("data.motion.num_train=8 data.motion.num_test=8 data.batch_size=4 data.clip_len=4 model.kwargs.ch=2 "
              "train.max_steps=1 evaluate.num_samples=8 evaluate.batch_size=8 evaluate.fvd.kwargs.width_multiplier=0.125")
+GEN_FP_QUICK = GEN_QUICK.replace("data.clip_len=4", "data.clip_len=4 model.kwargs.k=2")
 SHARED_DATA = Path(os.environ.get("VIDLEARN_SHARED_DATA", REPO.parent / "shared" / "data"))
 REID_QUICK = ("data.synthetic.train_scenes=2 data.synthetic.test_scenes=1 data.synthetic.frames_per_scene=6 "
               "data.synthetic.objects_per_scene=4 train.max_epochs=1 model.width=8")
@@ -77,6 +78,7 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn superres (degrade|evaluate) scene.*", "run", ""),
     (r"vidlearn upscale scene_lr .*", "run", ""),
     (r"vidlearn train configs/generation/dvdgan/dvdgan-cpu_8x16_motion4\.yaml", "quick", GEN_QUICK),
+    (r"vidlearn train configs/generation/dvdgan/dvdgan-fp-cpu_8x16_motion4\.yaml", "quick", GEN_FP_QUICK),
     (r"vidlearn generate --checkpoint runs/generation/.*", "help", "vidlearn generate --help"),  # needs a trained run
     (r"vidlearn generate evaluate --checkpoint runs/generation/.*", "help", "vidlearn generate evaluate --help"),
     (r"vidlearn demo generation", "help", "vidlearn demo --help"),  # about 2.5 minutes

@@ -81,3 +81,42 @@ def test_generate_evaluate_writes_json_with_the_protocol(capsys, checkpoint: Pat
     assert fvd["protocol"]["value_range"] == [-1.0, 1.0] and fvd["protocol"]["real_split"].startswith("motion:motion4 test")
     line = _error_line(capsys, "generate", "evaluate", "--checkpoint", checkpoint, "--recipe", recipe, "--skip", "fvd")
     assert "every metric is off" in line
+
+
+def test_generate_continues_a_video_with_a_future_prediction_checkpoint(capsys, tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from vidlearn.video import write_video
+
+    data = synthetic_motion_clips(8, num_frames=4, size=16)
+    run = train(data, work_dir=tmp_path / "fp", model_kwargs={**TINY, "context_frames": 2}, batch_size=4, max_steps=1,
+                samples_per_class=1)
+    fp = run.history.last_checkpoint
+    video = tmp_path / "clip.mp4"
+    frames = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (6, 24, 32, 3), dtype=np.uint8))
+    write_video(video, frames, 8.0)
+    out = tmp_path / "future.gif"
+    code, text, _ = _run(capsys, "generate", "--checkpoint", fp, "--context", video, "--context-start", "1",
+                         "--classes", "move_up", "--num", "3", "--out", out, "--scale", "1")
+    assert code == 0 and "1 row(s) x 3 sample(s) (move_up)" in text
+    with av.open(str(out)) as container:
+        grid = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(grid) == 4
+    tiles = [[frame[1:17, 1 + 17 * i : 17 + 17 * i] for i in range(3)] for frame in grid]
+    # the 2 context frames are the same in every sample; the predicted ones differ with z
+    assert all((tiles[t][0] == tiles[t][i]).all() for t in (0, 1) for i in (1, 2))
+    assert any((tiles[t][0] != tiles[t][1]).any() for t in (2, 3))
+    line = _error_line(capsys, "generate", "--checkpoint", fp, "--out", tmp_path / "g.gif")
+    assert line.endswith("a DVD-GAN-FP generator continues 2 given frames: pass --context VIDEO (its first frames, "
+                         "or from --context-start)")
+    line = _error_line(capsys, "generate", "--checkpoint", fp, "--context", video, "--context-start", "5",
+                       "--out", tmp_path / "g.gif")
+    assert line == f"vidlearn: error: --context {video}: has 6 frames; frames 5-6 were asked for"
+
+
+def test_generate_refuses_context_for_a_plain_checkpoint(capsys, checkpoint: Path, tmp_path: Path) -> None:
+    line = _error_line(capsys, "generate", "--checkpoint", checkpoint, "--context", tmp_path / "any.mp4",
+                       "--out", tmp_path / "g.gif")
+    assert line.endswith("this generator was trained without context frames (plain DVD-GAN); --context is for "
+                         "DVD-GAN-FP checkpoints")

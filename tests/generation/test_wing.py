@@ -36,7 +36,7 @@ def tiny_recipe(work_dir: Path, **changes: object) -> GenerationConfig:
 
 def test_every_recipe_loads_with_the_papers_optimiser_settings() -> None:
     recipes = sorted(CONFIGS.glob("*.yaml"))
-    assert len(recipes) == 4
+    assert len(recipes) == 6
     for path in recipes:
         assert task_of(path) == "generation"
         cfg = get_task("generation").load_recipe(path)
@@ -46,6 +46,11 @@ def test_every_recipe_loads_with_the_papers_optimiser_settings() -> None:
     ucf = wing.load_recipe(CONFIGS / "dvdgan_16x128_ucf101-split1.yaml")
     assert (ucf.model.name, ucf.data.resolution, ucf.data.clip_len, ucf.data.format) == ("dvdgan_128", 128, 16, "ucf101")
     assert ucf.evaluate.inception.enabled and ucf.evaluate.inception.center_crop == 112
+    fp = wing.load_recipe(CONFIGS / "dvdgan-fp-cpu_8x16_motion4.yaml")
+    assert fp.model.kwargs["context_frames"] == 2 and fp.data.clip_len == 8 and not fp.evaluate.accuracy.enabled
+    kinetics = wing.load_recipe(CONFIGS / "dvdgan-fp_16x64_kinetics600.yaml")
+    assert (kinetics.model.name, kinetics.model.kwargs["context_frames"], kinetics.data.clip_len) == ("dvdgan_fp_64", 5, 16)
+    assert (kinetics.data.format, kinetics.data.resolution, kinetics.evaluate.real_split) == ("kinetics", 64, "test")
 
 
 def test_a_misspelt_key_names_the_closest_one() -> None:

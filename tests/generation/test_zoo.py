@@ -20,6 +20,9 @@ ZOO: dict[str, tuple[int, int, int]] = {
     "dvdgan_64": (213_449_563, 19_646_145, 7_783_425),  # 101 classes, ch 64, 16 frames
     "dvdgan_128": (476_837_187, 87_356_449, 46_052_449),  # 600 classes, ch 96, 48 frames
     "dvdgan_cpu": (363_811, 66_977, 105_505),  # 4 classes, ch 8, 8 frames at 32x32
+    # DVD-GAN-FP: dvdgan_64's widths, 1 class, 5 given + 11 predicted frames. G grows by the context encoder
+    # and by the ConvGRUs' doubled input ([x_t; E_g(context)]); D_S loses 100 class rows of 1024.
+    "dvdgan_fp_64": (317_817_723, 19_543_745, 7_757_825),
 }
 
 
@@ -61,7 +64,8 @@ def test_small_variant_generates_scores_and_trains(name: str) -> None:
     assert isinstance(gan, DVDGAN)
     channels, frames, height, width = info.small_input_shape
     y = torch.arange(2) % num_classes
-    clips = gan(torch.randn(2, gan.z_dim), y)
+    context = torch.rand(2, channels, gan.context_frames, height, width) * 2 - 1 if gan.context_frames else None
+    clips = gan(torch.randn(2, gan.z_dim), y, context=context)
     assert clips.shape == (2, channels, frames, height, width)
     assert clips.abs().max() <= 1
     scores = gan.discriminate(clips, y)
@@ -69,6 +73,19 @@ def test_small_variant_generates_scores_and_trains(name: str) -> None:
     loss = -sum(s.mean() for s in scores.values())
     loss.backward()
     assert all(p.grad is not None for p in gan.generator.parameters())
+
+
+def test_fp_generator_counts_add_up_from_the_encoder_and_the_wider_convgrus() -> None:
+    # The FP generator is the plain one (1 class) plus E plus the extra ConvGRU input channels.
+    with torch.device("meta"):
+        plain = create("dvdgan_64", num_classes=1)
+        fp = create("dvdgan_fp_64")
+    extra_gru = sum(
+        w * (2 * w) * 9 + w * w * 9  # w more input channels into the gates (2w out) and the candidate (w out)
+        for w in (gru.hidden_channels for gru in plain.generator.grus)
+    )
+    assert _count(fp.generator) == _count(plain.generator) + _count(fp.generator.encoder) + extra_gru
+    assert _count(fp.spatial_discriminator) == _count(plain.spatial_discriminator)
 
 
 def test_strict_state_dict_round_trip_and_resolution_mismatch() -> None:

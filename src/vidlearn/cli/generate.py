@@ -1,7 +1,8 @@
 """``vidlearn generate``: samples of a trained DVD-GAN as a video grid, and ``vidlearn generate evaluate``: its metrics.
 
 ``vidlearn generate --checkpoint FILE --classes NAME... --num N --out grid.gif`` writes ``N`` samples of
-each class (one row per class) as a GIF or MP4, seeded, with an optional truncation.
+each class (one row per class) as a GIF or MP4, seeded, with an optional truncation; a DVD-GAN-FP
+checkpoint continues the first frames of ``--context VIDEO``.
 ``vidlearn generate evaluate --checkpoint FILE [--recipe RECIPE] ...`` scores the checkpoint: FVD with a
 vidlearn I3D, the Inception Score with a vidlearn classifier (C3D), the accuracy of a held-out classifier
 on the samples; JSON out, every protocol choice beside every number.
@@ -12,6 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["register"]
 
@@ -33,8 +38,18 @@ def _sample(args: argparse.Namespace) -> int:
                            f"clips, not {args.resolution}x{args.resolution}")
         names = args.classes or (generator.classes or [str(i) for i in range(generator.num_classes)])
         classes = class_indices(names, generator.classes, generator.num_classes)
+        context = None
+        if generator.context_frames:
+            if not args.context:
+                raise CLIError(f"{args.checkpoint}: a DVD-GAN-FP generator continues {generator.context_frames} given "
+                               "frames: pass --context VIDEO (its first frames, or from --context-start)")
+            context = _context_frames(args.context, args.context_start, generator.context_frames,
+                                      generator.resolution).expand(len(classes) * args.num, -1, -1, -1, -1)
+        elif args.context:
+            raise CLIError(f"{args.checkpoint}: this generator was trained without context frames (plain DVD-GAN); "
+                           "--context is for DVD-GAN-FP checkpoints")
         clips, _ = sample_clips(generator, classes, num=args.num, truncation=args.truncation, seed=args.seed,
-                                num_frames=args.frames)
+                                num_frames=args.frames, context=context)
         scale = args.scale or max(1, 96 // generator.resolution)
         path = write_sample_video(args.out, clips, fps=args.fps, ncol=args.num, scale=scale)
     labels = [generator.classes[c] if generator.classes else str(c) for c in classes]
@@ -42,6 +57,22 @@ def _sample(args: argparse.Namespace) -> int:
           f"{clips.shape[2]} frames of {generator.resolution}x{generator.resolution}, seed {args.seed}, "
           f"truncation {args.truncation}")
     return 0
+
+
+def _context_frames(path: str, start: int, count: int, resolution: int) -> torch.Tensor:
+    """Frames ``start .. start + count - 1`` of the video ``path`` as DVD-GAN-FP's context ``(1, 3, n, R, R)``:
+    the centre square of each frame, resized to ``R``, in [-1, 1] (as the training clips)."""
+    from vidlearn.cli.errors import CLIError
+    from vidlearn.generation.data import CenterSquare
+    from vidlearn.generation.training import GenerationClips
+    from vidlearn.video import VideoReader
+
+    reader = VideoReader(path)
+    if start < 0 or start + count > reader.num_frames:
+        raise CLIError(f"--context {path}: has {reader.num_frames} frames; frames {start}-{start + count - 1} "
+                       "were asked for")
+    frames = CenterSquare()(reader.get_frames(range(start, start + count)))
+    return GenerationClips([], size=resolution).to_generator_range(frames, 0)[None]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -111,6 +142,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", type=int, default=None, help="enlarge each tile (default: to about 96 px)")
     parser.add_argument("--resolution", type=int, default=None, help="refuse a checkpoint of another resolution")
     parser.add_argument("--raw", action="store_true", help="use G's raw weights instead of its EMA copy")
+    parser.add_argument("--context", metavar="VIDEO",
+                        help="DVD-GAN-FP checkpoints: the video whose first frames the samples continue")
+    parser.add_argument("--context-start", type=int, default=0, help="first context frame of --context (default 0)")
     parser.set_defaults(func=_sample)
 
     commands = parser.add_subparsers(dest="generate_command", metavar="evaluate")

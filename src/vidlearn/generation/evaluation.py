@@ -26,6 +26,7 @@ from vidlearn.generation.metrics import (
 )
 from vidlearn.generation.models import truncated_normal
 from vidlearn.generation.recipe import GenerationEvaluateConfig, ScorerConfig
+from vidlearn.generation.sampling import real_contexts
 from vidlearn.models import create, load_weights
 
 __all__ = ["RANDOM_NOTE", "evaluate_generator", "generated_batches", "load_scorer", "scorer_protocol",
@@ -97,17 +98,28 @@ def scorer_protocol(cfg: ScorerConfig, *, kind: str, clip_length: int, num_sampl
 
 
 def generated_batches(generator: nn.Module, *, num_samples: int, batch_size: int, truncation: float | None,
-                      seed: int) -> Iterator[torch.Tensor]:
+                      seed: int, real: Dataset | None = None) -> Iterator[torch.Tensor]:
     """``num_samples`` clips of ``generator`` in batches ``(<=batch_size, 3, T, R, R)``, classes cycling
-    ``0, 1, ..., K-1`` (uniform), ``z`` from a private generator seeded with ``seed``."""
+    ``0, 1, ..., K-1`` (uniform), ``z`` from a private generator seeded with ``seed``.
+
+    DVD-GAN-FP (``generator.context_frames > 0``) continues the real clips ``real`` in order (cycling),
+    with their classes: the future-prediction protocol.
+    """
     device = next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed)
     num_classes = generator.num_classes  # type: ignore[attr-defined]
     labels = torch.arange(num_samples) % num_classes
     latents = truncated_normal((num_samples, generator.z_dim), truncation, generator=rng)  # type: ignore[attr-defined]
+    contexts: list[torch.Tensor | None] = [None] * num_samples
+    given = getattr(generator, "context_frames", 0)
+    if given:
+        if real is None:
+            raise ValueError("DVD-GAN-FP continues real clips: give the real data whose first frames it continues")
+        context, labels = real_contexts(real, num_samples, given)
+        contexts = list(context.split(batch_size))
     with torch.no_grad():
-        for z, y in zip(latents.split(batch_size), labels.split(batch_size)):
-            yield generator(z.to(device), y.to(device))
+        for z, y, c in zip(latents.split(batch_size), labels.split(batch_size), contexts):
+            yield generator(z.to(device), y.to(device), context=None if c is None else c.to(device))
 
 
 def evaluate_generator(generator: nn.Module, cfg: GenerationEvaluateConfig, *, real: Dataset | None,
@@ -123,7 +135,7 @@ def evaluate_generator(generator: nn.Module, cfg: GenerationEvaluateConfig, *, r
 
     def fake() -> Iterator[torch.Tensor]:
         return generated_batches(generator, num_samples=cfg.num_samples, batch_size=cfg.batch_size,
-                                 truncation=cfg.truncation, seed=cfg.seed)
+                                 truncation=cfg.truncation, seed=cfg.seed, real=real)
 
     if cfg.fvd.enabled:
         if real is None:
@@ -146,6 +158,10 @@ def evaluate_generator(generator: nn.Module, cfg: GenerationEvaluateConfig, *, r
         if log:
             log(f"IS {result.value:.3f} ± {result.std:.3f} ({result.num_fake} generated)")
     if cfg.accuracy.enabled:
+        if getattr(generator, "context_frames", 0):
+            raise ValueError("sample accuracy judges class-conditional samples drawn from noise; a DVD-GAN-FP "
+                             "generator continues real clips, whose class their first frames already show: "
+                             "disable evaluate.accuracy for it")
         classifier, names = load_scorer(cfg.accuracy, num_classes=num_classes)
         own = list(getattr(generator, "classes", None) or [])
         if names and own and names != own:

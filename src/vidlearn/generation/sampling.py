@@ -3,6 +3,7 @@
 * :func:`class_indices`: class names (or indices) -> class indices, refusing an unknown name with
   the list of known ones.
 * :func:`sample_clips`: ``num`` clips per class from a generator, seeded, optionally truncated.
+* :func:`real_contexts`: DVD-GAN-FP's given frames and classes, taken from real clips.
 * :func:`video_grid`: clips ``(N, 3, T, H, W)`` in [-1, 1] -> one video ``uint8 (T, H', W', 3)``
   showing them side by side (``ncol`` per row), enlarged ``scale`` times with nearest neighbours.
 * :func:`write_sample_video`: the grid written as ``.gif`` or ``.mp4`` (any suffix
@@ -18,10 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Dataset
 
 from vidlearn.generation.models import truncated_normal
 
-__all__ = ["class_indices", "sample_clips", "video_grid", "write_sample_video"]
+__all__ = ["class_indices", "real_contexts", "sample_clips", "video_grid", "write_sample_video"]
 
 
 def class_indices(names: Sequence[str | int], classes: Sequence[str], num_classes: int) -> list[int]:
@@ -48,22 +50,39 @@ def class_indices(names: Sequence[str | int], classes: Sequence[str], num_classe
 
 @torch.no_grad()
 def sample_clips(generator: nn.Module, classes: Sequence[int], *, num: int = 1, truncation: float | None = None,
-                 seed: int = 0, num_frames: int | None = None, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+                 seed: int = 0, num_frames: int | None = None, batch_size: int = 16,
+                 context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``num`` clips of every class of ``classes``, class-major: ``(len(classes) * num, 3, T, R, R)`` and the labels.
 
     ``z`` comes from a private ``torch.Generator`` seeded with ``seed`` (the same seed gives the same
     clips) and is truncated to ``[-truncation, truncation]`` when set (BigGAN's truncation trick).
+    DVD-GAN-FP: ``context (len(classes) * num, 3, n, R, R)``, the given frames of each clip.
     """
     if num < 1 or not classes:
         raise ValueError(f"give at least one class and num >= 1, got {list(classes)} and num={num}")
     labels = torch.tensor(list(classes), dtype=torch.long).repeat_interleave(num)
+    if context is not None and len(context) != len(labels):
+        raise ValueError(f"context holds {len(context)} clips' frames for {len(labels)} samples")
     latents = truncated_normal((len(labels), generator.z_dim), truncation,  # type: ignore[attr-defined]
                                generator=torch.Generator().manual_seed(seed))
     device = next(generator.parameters()).device
     generator.eval()
-    clips = [generator(z.to(device), y.to(device), num_frames).cpu()
-             for z, y in zip(latents.split(batch_size), labels.split(batch_size))]
+    contexts = [None] * len(labels) if context is None else context.split(batch_size)
+    clips = [generator(z.to(device), y.to(device), num_frames, None if c is None else c.to(device)).cpu()
+             for z, y, c in zip(latents.split(batch_size), labels.split(batch_size), contexts)]
     return torch.cat(clips), labels
+
+
+def real_contexts(real: Dataset, count: int, context_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """DVD-GAN-FP's inputs from real items ``(clip (C, T, H, W), class, ...)``: the first ``context_frames``
+    frames ``(count, C, n, H, W)`` and the classes ``(count,)`` of items ``0, 1, ...`` (cycling when
+    ``real`` holds fewer than ``count``)."""
+    size = len(real)  # type: ignore[arg-type]
+    if not size:
+        raise ValueError("DVD-GAN-FP continues real clips: the real data holds none")
+    items = [real[i % size] for i in range(count)]
+    context = torch.stack([torch.as_tensor(item[0])[:, :context_frames] for item in items])
+    return context, torch.stack([torch.as_tensor(item[1]).long().reshape(()) for item in items])
 
 
 def video_grid(clips: torch.Tensor, *, ncol: int | None = None, scale: int = 1, padding: int = 1) -> torch.Tensor:

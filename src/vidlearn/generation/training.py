@@ -11,8 +11,10 @@ optimisers and G's EMA; exact resume; SIGTERM; AMP; DDP); this module supplies w
       L_G = -Σ_{D in {D_S, D_T}} E[D(G(z, y'), y')]  (+ β Σ_W ||W Wᵀ ⊙ (1 - I)||²_F, BigGAN's
                                                      orthogonal regularisation, when β > 0)
 
-  with ``z ~ N(0, I)`` and fake classes ``y'`` uniform. A non-finite loss stops the run with an error
-  before any update, so the last checkpoint on disk stays the last good state.
+  with ``z ~ N(0, I)`` and fake classes ``y'`` uniform. DVD-GAN-FP (``context_frames = n``): every
+  fake continues the first ``n`` frames of a real clip of the batch, with that clip's class. A
+  non-finite loss stops the run with an error before any update, so the last checkpoint on disk stays
+  the last good state.
 * :class:`GenerationClips`: recognition-style items (``uint8 (T, H, W, 3)`` frames, or float
   ``(C, T, H, W)`` clips) and a label -> ``(float (C, T, H, W) in [-1, 1], class, info)``.
 * :class:`SampleGridCallback`: a PNG per epoch, one row of frames per sample, from the EMA generator.
@@ -108,22 +110,30 @@ class DVDGANStep:
 
     Models: ``"g"``, ``"d_spatial"`` and optionally ``"d_temporal"``; optimisers ``"g"`` and ``"d"``
     (D_S and D_T share ``"d"``). ``d_steps`` discriminator updates per generator update, each on
-    ``len(batch) // d_steps`` real clips; ``ortho_reg`` is β of :func:`orthogonal_regularization` (0: off).
+    ``len(batch) // d_steps`` real clips; ``ortho_reg`` is β of :func:`orthogonal_regularization` (0: off);
+    ``context_frames`` is DVD-GAN-FP's ``n`` (0: plain DVD-GAN).
     """
 
     manual_optimization = True
 
-    def __init__(self, *, num_classes: int, z_dim: int, d_steps: int = 1, ortho_reg: float = 0.0) -> None:
+    def __init__(self, *, num_classes: int, z_dim: int, d_steps: int = 1, ortho_reg: float = 0.0,
+                 context_frames: int = 0) -> None:
         if d_steps < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}")
         if ortho_reg < 0:
             raise ValueError(f"ortho_reg must be >= 0, got {ortho_reg}")
         self.num_classes, self.z_dim, self.d_steps, self.ortho_reg = num_classes, z_dim, d_steps, ortho_reg
+        self.context_frames = context_frames
 
-    def _fake_inputs(self, count: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        z = torch.randn(count, self.z_dim, device=device)
-        y = torch.randint(0, self.num_classes, (count,), device=device)
-        return z, y
+    def _fake(self, g: nn.Module, real: torch.Tensor, real_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's clips for a chunk of ``len(real)``, and their classes: uniform ones, or (DVD-GAN-FP) the real
+        clips' classes with their first ``context_frames`` frames as context."""
+        count = len(real)
+        z = torch.randn(count, self.z_dim, device=real.device)
+        if self.context_frames:
+            return g(z, real_y, context=real[:, :, : self.context_frames]), real_y
+        y = torch.randint(0, self.num_classes, (count,), device=real.device)
+        return g(z, y), y
 
     def training_step(self, ctx: Any, batch: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         clips, labels = batch[0], batch[1]
@@ -138,9 +148,8 @@ class DVDGANStep:
         for step in range(self.d_steps):
             real = clips[step * chunk : (step + 1) * chunk]
             real_y = labels[step * chunk : (step + 1) * chunk]
-            z, fake_y = self._fake_inputs(chunk, clips.device)
             with torch.no_grad():
-                fake = g(z, fake_y)
+                fake, fake_y = self._fake(g, real, real_y)
             d_loss = clips.new_zeros(())
             for name, d in discriminators.items():
                 real_scores, fake_scores = d(real, real_y), d(fake, fake_y)
@@ -152,8 +161,7 @@ class DVDGANStep:
             _check_finite("the discriminator loss", d_loss, ctx)
             ctx.backward(d_loss, "d")
             ctx.step("d")
-        z, fake_y = self._fake_inputs(chunk, clips.device)
-        fake = g(z, fake_y)
+        fake, fake_y = self._fake(g, clips[:chunk], labels[:chunk])
         g_loss = sum(hinge_generator_loss(d(fake, fake_y)) for d in discriminators.values())
         total = g_loss
         if self.ortho_reg > 0:
@@ -258,15 +266,22 @@ class SampleGridCallback(Callback):
 
     Drawn from G's EMA copy when there is one (else from G in eval mode), with the same ``z`` every
     epoch (a private ``torch.Generator``: the run's random streams, and so an exact resume, are untouched).
+    DVD-GAN-FP: ``context`` ``(N, 3, n, R, R)`` and its ``classes`` ``(N,)`` (real clips' first frames) replace
+    the per-class rows; each row then shows the context followed by the prediction.
     """
 
     def __init__(self, *, num_classes: int, z_dim: int, per_class: int = 2, truncation: float | None = None,
-                 seed: int = 0, max_classes: int = 16) -> None:
+                 seed: int = 0, max_classes: int = 16, context: torch.Tensor | None = None,
+                 classes: torch.Tensor | None = None) -> None:
         from vidlearn.generation.models import truncated_normal
 
-        classes = torch.arange(min(num_classes, max_classes)).repeat_interleave(per_class)
+        if context is not None:
+            if classes is None or len(classes) != len(context):
+                raise ValueError("SampleGridCallback: context needs one class per clip")
+        else:
+            classes = torch.arange(min(num_classes, max_classes)).repeat_interleave(per_class)
         generator = torch.Generator().manual_seed(seed)
-        self.classes = classes
+        self.classes, self.context = classes, context
         self.z = truncated_normal((len(classes), z_dim), truncation, generator=generator)
         self.paths: list[Path] = []
 
@@ -278,7 +293,8 @@ class SampleGridCallback(Callback):
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            clips = model(self.z.to(trainer.device), self.classes.to(trainer.device))
+            context = None if self.context is None else self.context.to(trainer.device)
+            clips = model(self.z.to(trainer.device), self.classes.to(trainer.device), context=context)
         model.train(was_training)
         epoch = int(summary.get("epoch", trainer.epoch + 1))
         self.paths.append(save_sample_grid(clips, trainer.work_dir / "samples" / f"epoch{epoch:04d}.png"))
@@ -365,11 +381,17 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
         from vidlearn.engine.config import config_to_dict
 
         run_config["recipe"] = config_to_dict(recipe)
+    context = classes_of_context = None
+    if g.context_frames:  # DVD-GAN-FP's grids continue the first clips of the data
+        items = [dataset[i] for i in range(min(len(dataset), 4 * samples_per_class))]  # type: ignore[arg-type]
+        context = torch.stack([item[0][:, : g.context_frames] for item in items])
+        classes_of_context = torch.stack([torch.as_tensor(item[1]).long() for item in items])
     grids = SampleGridCallback(num_classes=g.num_classes, z_dim=g.z_dim, per_class=samples_per_class,
-                               truncation=truncation, seed=seed)
+                               truncation=truncation, seed=seed, context=context, classes=classes_of_context)
     trainer = Trainer(
         models, dataset,
-        step_fn=DVDGANStep(num_classes=g.num_classes, z_dim=g.z_dim, d_steps=d_steps, ortho_reg=ortho_reg),
+        step_fn=DVDGANStep(num_classes=g.num_classes, z_dim=g.z_dim, d_steps=d_steps, ortho_reg=ortho_reg,
+                           context_frames=g.context_frames),
         optim={"g": OptimConfig(name="adam", lr=g_lr, betas=betas), "d": OptimConfig(name="adam", lr=d_lr, betas=betas)},
         schedule=ScheduleConfig(name="constant"),
         optimizer_models={"g": ["g"], "d": [name for name in models if name != "g"]},

@@ -61,7 +61,7 @@ def train(cfg: GenerationConfig, *, resume: str | Path | None = "auto", final_ev
     import time
 
     from vidlearn.engine import distributed as dist_utils
-    from vidlearn.generation.sampling import sample_clips, write_sample_video
+    from vidlearn.generation.sampling import real_contexts, sample_clips, write_sample_video
     from vidlearn.generation.training import NonFiniteLossError
     from vidlearn.generation.training import train as train_gan
 
@@ -95,8 +95,14 @@ def train(cfg: GenerationConfig, *, resume: str | Path | None = "auto", final_ev
         from vidlearn.generation.training import load_generator
 
         generator = load_generator(checkpoint, ema=True)
-        clips, _ = sample_clips(generator, list(range(generator.num_classes)), num=4, seed=cfg.evaluate.seed,
-                                truncation=cfg.gan.truncation)
+        if generator.context_frames:  # DVD-GAN-FP: continue 16 held-out real clips
+            context, labels = real_contexts(build_real_clips(cfg.data, train=False, seed=cfg.train.seed), 16,
+                                            generator.context_frames)
+            clips, _ = sample_clips(generator, labels.tolist(), seed=cfg.evaluate.seed, truncation=cfg.gan.truncation,
+                                    context=context)
+        else:
+            clips, _ = sample_clips(generator, list(range(generator.num_classes)), num=4, seed=cfg.evaluate.seed,
+                                    truncation=cfg.gan.truncation)
         write_sample_video(work_dir / "samples.gif", clips, ncol=4, scale=max(1, 96 // generator.resolution))
         if final_eval:
             full = evaluate(cfg, checkpoint, out_dir=work_dir, progress=False)
@@ -127,7 +133,7 @@ def evaluate(cfg: GenerationConfig, checkpoint: str | Path, *, out_dir: str | Pa
     generator = load_generator(checkpoint, ema=settings.ema)
     check_generator_fits(generator, cfg, checkpoint)
     real = None
-    if settings.fvd.enabled:
+    if settings.fvd.enabled or generator.context_frames:  # DVD-GAN-FP continues real clips
         real = build_real_clips(cfg.data, train=settings.real_split == "train", seed=cfg.train.seed)
     split_name = _real_split_name(cfg, settings.real_split)
     log = print if progress else None

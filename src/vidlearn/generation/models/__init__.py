@@ -1,4 +1,4 @@
-"""DVD-GAN's networks, registered as ``dvdgan_64``, ``dvdgan_128`` and ``dvdgan_cpu``.
+"""DVD-GAN's networks, registered as ``dvdgan_64``, ``dvdgan_128``, ``dvdgan_cpu`` and ``dvdgan_fp_64`` (DVD-GAN-FP).
 
 * :mod:`~vidlearn.generation.models.layers`: spectral-normed builders (one place), CBN, ConvGRU, blocks.
 * :mod:`~vidlearn.generation.models.generator`: :class:`DVDGANGenerator`, :func:`truncated_normal`.
@@ -19,8 +19,9 @@ from vidlearn.generation.models.dvdgan import (
     dvdgan_64,
     dvdgan_128,
     dvdgan_cpu,
+    dvdgan_fp_64,
 )
-from vidlearn.generation.models.generator import DVDGANGenerator, truncated_normal
+from vidlearn.generation.models.generator import ContextEncoder, DVDGANGenerator, truncated_normal
 from vidlearn.generation.models.layers import (
     ConditionalBatchNorm2d,
     ConvGRU,
@@ -34,6 +35,7 @@ __all__ = [
     "D_ARCH",
     "G_MULTIPLIERS",
     "ConditionalBatchNorm2d",
+    "ContextEncoder",
     "ConvGRU",
     "DBlock",
     "DVDGANGenerator",
@@ -44,6 +46,7 @@ __all__ = [
     "dvdgan_64",
     "dvdgan_128",
     "dvdgan_cpu",
+    "dvdgan_fp_64",
     "is_spectral_normed",
     "sample_frames",
     "truncated_normal",

@@ -94,17 +94,21 @@ class SpatialDiscriminator(nn.Module):
         ch, multipliers, downsample: block ``i`` has ``ch * multipliers[i]`` channels and halves the
             size when ``downsample[i]`` (BigGAN's ``D_arch`` tables).
         k: frames judged per clip (8 in the paper).
+        skip_frames: the leading frames never judged (DVD-GAN-FP: the given context frames, real in
+            real and generated clips alike); the ``k`` frames are drawn from the others.
     """
 
     def __init__(self, *, num_classes: int, resolution: int, ch: int, multipliers: Sequence[int],
-                 downsample: Sequence[bool], k: int = 8, in_channels: int = 3, sn: bool = True) -> None:
+                 downsample: Sequence[bool], k: int = 8, in_channels: int = 3, sn: bool = True,
+                 skip_frames: int = 0) -> None:
         super().__init__()
         if len(multipliers) != len(downsample) or not multipliers:
             raise ValueError(f"multipliers and downsample must have the same non-zero length, got "
                              f"{tuple(multipliers)} and {tuple(downsample)}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        if k < 1 or skip_frames < 0:
+            raise ValueError(f"k must be >= 1 and skip_frames >= 0, got {k} and {skip_frames}")
         self.num_classes, self.resolution, self.k, self.in_channels = num_classes, resolution, k, in_channels
+        self.skip_frames = skip_frames
         widths = [ch * m for m in multipliers]
         self.blocks = _blocks(widths, downsample, in_channels, dims=[2] * len(widths),
                               temporal_downsample=False, sn=sn)
@@ -121,6 +125,11 @@ class SpatialDiscriminator(nn.Module):
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """``clips (B, C, T, R, R)``, ``y (B,)`` -> ``(B,)``: the sum of the scores of ``k`` random frames."""
         _check_input("D_S", clips, y, self.in_channels, self.resolution, self.num_classes)
+        if self.skip_frames:
+            if clips.shape[2] - self.skip_frames < self.k:
+                raise ValueError(f"D_S samples k={self.k} frames after the {self.skip_frames} context frames but "
+                                 f"the clips have only T={clips.shape[2]}")
+            clips = clips[:, :, self.skip_frames:]
         frames = sample_frames(clips, self.k, generator=generator)  # (B, k, C, R, R)
         batch = clips.shape[0]
         scores = self.score_frames(frames.flatten(0, 1), y.repeat_interleave(self.k))

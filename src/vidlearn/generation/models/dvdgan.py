@@ -26,7 +26,13 @@ Where the paper leaves a detail open, this is what we chose:
 * CBN gains and biases: spectral-normed linear maps of ``[z; e(y)]`` without bias; the output layer
   has a plain BatchNorm (BigGAN-PyTorch's ``output_layer``); no self-attention (an option BigGAN has).
 * Frames for D_S are drawn without replacement, independently for every clip.
-* The future-prediction variant (DVD-GAN-FP, conditioned on first frames) is not built.
+* DVD-GAN-FP (``context_frames = n``, the paper's future prediction from the first frames): G encodes
+  the ``n`` given frames with a :class:`~vidlearn.generation.models.generator.ContextEncoder` (the
+  frames stacked on channels, a ResNet of D blocks mirroring G's widths) and concatenates its features
+  to every ConvGRU input; G's output is ``[context; T - n generated frames]``; D_T judges that whole
+  clip (does the continuation follow the context?), D_S draws its ``k`` frames from the generated
+  part only. ``dvdgan_fp_64``: the paper's Kinetics-600 set-up, 5 given and 11 predicted frames at
+  64x64, class-free (one class).
 
 Parameter counts (``tests/generation/test_zoo.py``) are those of this architecture, not published
 numbers: the paper gives none. D_S has BigGAN's D widths (without its attention block): 87.4M
@@ -46,7 +52,7 @@ from vidlearn.generation.models.discriminators import SpatialDiscriminator, Temp
 from vidlearn.generation.models.generator import DVDGANGenerator
 from vidlearn.models.registry import register_model
 
-__all__ = ["DVDGAN", "D_ARCH", "G_MULTIPLIERS", "build_dvdgan", "dvdgan_64", "dvdgan_128", "dvdgan_cpu"]
+__all__ = ["DVDGAN", "D_ARCH", "G_MULTIPLIERS", "build_dvdgan", "dvdgan_64", "dvdgan_128", "dvdgan_cpu", "dvdgan_fp_64"]
 
 PAPER = "Clark, Donahue & Simonyan 2019, Adversarial Video Generation on Complex Datasets (arXiv:1907.06571)"
 
@@ -89,8 +95,14 @@ class DVDGAN(nn.Module):
     def z_dim(self) -> int:
         return self.generator.z_dim
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
-        return self.generator(z, y, num_frames)
+    @property
+    def context_frames(self) -> int:
+        """DVD-GAN-FP's given frames (0: plain DVD-GAN)."""
+        return self.generator.context_frames
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor, num_frames: int | None = None,
+                context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(z, y, num_frames, context)
 
     def discriminate(self, clips: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Scores ``(B,)`` by name: ``"spatial"`` and, when present, ``"temporal"``."""
@@ -103,19 +115,24 @@ class DVDGAN(nn.Module):
 def build_dvdgan(*, num_classes: int, resolution: int, num_frames: int, ch: int, d_ch: int | None = None,
                  k: int = 8, z_dim: int = 120, embed_dim: int = 120, blocks_per_group: int = 2,
                  temporal_discriminator: bool = True, num_3d_blocks: int = 2, temporal_downsample: bool = True,
-                 sn: bool = True) -> DVDGAN:
-    """A DVD-GAN for ``resolution`` x ``resolution`` clips of ``num_frames`` frames (widths from the tables above)."""
+                 sn: bool = True, context_frames: int = 0) -> DVDGAN:
+    """A DVD-GAN for ``resolution`` x ``resolution`` clips of ``num_frames`` frames (widths from the tables above).
+
+    ``context_frames = n > 0`` builds DVD-GAN-FP: the first ``n`` frames are given, G makes the rest.
+    """
     if resolution not in G_MULTIPLIERS or resolution // 2 not in D_ARCH:
         raise ValueError(f"no width table for resolution {resolution}; known: {sorted(G_MULTIPLIERS)}")
-    if k > num_frames:
-        raise ValueError(f"D_S samples k={k} frames per clip but clips have num_frames={num_frames}")
+    if k > num_frames - context_frames:
+        raise ValueError(f"D_S samples k={k} frames per clip but clips have num_frames={num_frames}"
+                         + (f" of which {context_frames} are given context" if context_frames else ""))
     d_ch = ch if d_ch is None else d_ch
     generator = DVDGANGenerator(num_classes=num_classes, resolution=resolution, num_frames=num_frames, ch=ch,
                                 multipliers=G_MULTIPLIERS[resolution], z_dim=z_dim, embed_dim=embed_dim,
-                                blocks_per_group=blocks_per_group, sn=sn)
+                                blocks_per_group=blocks_per_group, sn=sn, context_frames=context_frames)
     spatial_widths, spatial_down = D_ARCH[resolution]
     spatial = SpatialDiscriminator(num_classes=num_classes, resolution=resolution, ch=d_ch,
-                                   multipliers=spatial_widths, downsample=spatial_down, k=k, sn=sn)
+                                   multipliers=spatial_widths, downsample=spatial_down, k=k, sn=sn,
+                                   skip_frames=context_frames)
     temporal = None
     if temporal_discriminator:
         temporal_widths, temporal_down = D_ARCH[resolution // 2]
@@ -143,6 +160,17 @@ def dvdgan_64(*, num_classes: int = 101, ch: int = 64, num_frames: int = 16, **k
 def dvdgan_128(*, num_classes: int = 600, ch: int = 96, num_frames: int = 48, **kwargs: Any) -> DVDGAN:
     """DVD-GAN at 128x128 x 48 frames (the paper's Kinetics-600 model), BigGAN's 128x128 widths, ch = 96."""
     return build_dvdgan(num_classes=num_classes, resolution=128, num_frames=num_frames, ch=ch, **kwargs)
+
+
+@register_model("dvdgan_fp_64", paper=PAPER, input_shape=(3, 16, 64, 64), default_num_classes=1,
+                small_input_shape=(3, 4, 64, 64), small_kwargs={"num_classes": 1, "ch": 2, **_TINY, "context_frames": 2},
+                family="dvdgan")
+def dvdgan_fp_64(*, num_classes: int = 1, ch: int = 64, num_frames: int = 16, context_frames: int = 5,
+                 k: int = 8, **kwargs: Any) -> DVDGAN:
+    """DVD-GAN-FP at 64x64: 5 given frames, 11 predicted (the paper's Kinetics-600 prediction set-up),
+    BigGAN's 64x64 widths with ch = 64, class-free (one class) as that benchmark."""
+    return build_dvdgan(num_classes=num_classes, resolution=64, num_frames=num_frames, ch=ch,
+                        context_frames=context_frames, k=min(k, num_frames - context_frames), **kwargs)
 
 
 @register_model("dvdgan_cpu", paper=PAPER, input_shape=(3, 8, 32, 32), default_num_classes=4,
