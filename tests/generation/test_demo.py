@@ -17,6 +17,12 @@ def test_the_part_is_registered_and_its_recipe_is_the_cpu_recipe_at_demo_size(tm
     assert with_dt.model.temporal_discriminator and not without.model.temporal_discriminator
     assert (with_dt.gan.g_lr, with_dt.gan.d_lr, with_dt.gan.betas) == (1e-4, 5e-4, (0.0, 0.999))
     assert with_dt.model.kwargs == {"resolution": 16, "ch": 4, "k": 4} and with_dt.data.motion.preset == "motion4"
+    assert with_dt.data.frame_interval == 1 and with_dt.gan.ema_decay == 0.999
+    # the longer comparisons' settings reach the recipe
+    tuned = demo_recipe(GenerationDemoSettings(preset="motion4-solid", frame_interval=2, g_lr=2e-4, d_lr=2e-4,
+                                               ema_decay=0.99), temporal=True, work_dir=tmp_path)
+    assert (tuned.data.motion.preset, tuned.data.frame_interval) == ("motion4-solid", 2)
+    assert (tuned.gan.g_lr, tuned.gan.d_lr, tuned.gan.ema_decay) == (2e-4, 2e-4, 0.99)
 
 
 def test_a_smoke_run_writes_every_file(tmp_path: Path) -> None:

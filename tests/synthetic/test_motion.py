@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from vidlearn.synthetic import PRESETS, SyntheticMotionDataset, sample_motion_scene
+from vidlearn.synthetic import PRESETS, SyntheticMotionDataset, get_preset, sample_motion_scene
 from vidlearn.synthetic.motion import _video_rng
 from vidlearn.synthetic.scene import Background, Objects, SceneSpec, object_states, render_scene
 
@@ -167,7 +167,7 @@ def _wrapped_steps(track: np.ndarray, extent: float) -> np.ndarray:
     return steps - extent * np.round(steps / extent)
 
 
-@pytest.mark.parametrize("preset", ["motion8", "motion10-hard"])
+@pytest.mark.parametrize("preset", ["motion8", "motion10-hard", "motion4-solid"])
 def test_the_rendered_motion_is_the_labelled_one(preset):
     scenes, labels = _scenes(per_class=3, preset=preset)
     names = PRESETS[preset].classes
@@ -198,3 +198,24 @@ def test_the_rendered_motion_is_the_labelled_one(preset):
             axis = 0 if name == "oscillate_horizontal" else 1
             travel = np.abs(steps).sum(0)
             assert travel[axis] > 4 * max(travel[1 - axis], 0.5), f"{name}: travel {travel}"
+
+
+def test_the_solid_preset_keeps_plain_backgrounds_and_larger_faster_shapes():
+    plain = get_preset("motion4")
+    solid = get_preset("motion4-solid")
+    assert solid.classes == plain.classes and solid.background == "solid" and plain.background is None
+    for index in range(8):
+        spec = sample_motion_scene(index % 4, np.random.default_rng(index), preset=solid, size=(32, 32))
+        assert not spec.background.amplitudes.any()  # one flat colour
+        assert ((spec.objects.radius >= 0.2) & (spec.objects.radius <= 0.3)).all()
+        speed = np.linalg.norm(spec.objects.velocity, axis=1)
+        assert ((speed >= 0.05 - 1e-9) & (speed <= 0.075 + 1e-9)).all()  # 1.25 x motion4's 0.04-0.06
+    # the other presets still draw all three kinds of background
+    kinds = {_background_kind(sample_motion_scene(0, np.random.default_rng(i), preset="motion4").background)
+             for i in range(30)}
+    assert kinds == {"noise", "gradient", "solid"}
+
+
+def _background_kind(background) -> str:
+    active = np.abs(background.amplitudes).sum(1) > 0
+    return "solid" if not active.any() else ("gradient" if active.sum() == 1 else "noise")

@@ -48,12 +48,16 @@ class GenerationDemoSettings:
     preset: str = "motion4"
     resolution: int = 16
     num_frames: int = 8
+    frame_interval: int = 1
     num_train: int = 256
     num_test: int = 128
     judge_epochs: int = 4
     steps: int = 100
     batch_size: int = 16
     ch: int = 4
+    g_lr: float = 1e-4
+    d_lr: float = 5e-4
+    ema_decay: float = 0.999
     eval_every: int = 0
     per_class: int = 32
     fvd_samples: int = 128
@@ -69,12 +73,13 @@ def demo_recipe(settings: GenerationDemoSettings, *, temporal: bool, work_dir: P
     cfg.model.temporal_discriminator = temporal
     cfg.data.format = "motion"
     cfg.data.clip_len = settings.num_frames
+    cfg.data.frame_interval = settings.frame_interval
     cfg.data.resolution = settings.resolution
     cfg.data.batch_size = settings.batch_size
     cfg.data.num_workers = settings.workers
     cfg.data.motion = MotionDataConfig(preset=settings.preset, num_train=settings.num_train,
                                        num_test=settings.num_test, seed=settings.seed)
-    cfg.gan.ema_decay = 0.999
+    cfg.gan.g_lr, cfg.gan.d_lr, cfg.gan.ema_decay = settings.g_lr, settings.d_lr, settings.ema_decay
     cfg.train.max_epochs = 100_000
     cfg.train.max_steps = settings.steps
     cfg.train.checkpoint_every_steps = settings.eval_every
