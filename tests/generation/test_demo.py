@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from vidlearn.generation.demo import GenerationDemoSettings, demo_recipe, run_demo
-from vidlearn.tasks import DEMO_PARTS, demo_part_module
+from vidlearn.tasks import DEMO_PARTS, demo_part_module, get_task
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_part_is_registered_and_its_recipe_is_the_cpu_recipe_at_demo_size(tmp_path: Path) -> None:
@@ -15,14 +17,16 @@ def test_the_part_is_registered_and_its_recipe_is_the_cpu_recipe_at_demo_size(tm
     with_dt = demo_recipe(GenerationDemoSettings(), temporal=True, work_dir=tmp_path)
     without = demo_recipe(GenerationDemoSettings(), temporal=False, work_dir=tmp_path)
     assert with_dt.model.temporal_discriminator and not without.model.temporal_discriminator
-    assert (with_dt.gan.g_lr, with_dt.gan.d_lr, with_dt.gan.betas) == (1e-4, 5e-4, (0.0, 0.999))
-    assert with_dt.model.kwargs == {"resolution": 16, "ch": 4, "k": 4} and with_dt.data.motion.preset == "motion4"
-    assert with_dt.data.frame_interval == 1 and with_dt.gan.ema_decay == 0.999
-    # the longer comparisons' settings reach the recipe
-    tuned = demo_recipe(GenerationDemoSettings(preset="motion4-solid", frame_interval=2, g_lr=2e-4, d_lr=2e-4,
-                                               ema_decay=0.99), temporal=True, work_dir=tmp_path)
-    assert (tuned.data.motion.preset, tuned.data.frame_interval) == ("motion4-solid", 2)
-    assert (tuned.gan.g_lr, tuned.gan.d_lr, tuned.gan.ema_decay) == (2e-4, 2e-4, 0.99)
+    # the claim's recipe (configs/generation/dvdgan/dvdgan-cpu_8x16_motion4-solid.yaml) at the demo's size
+    recipe = get_task("generation").load_recipe(REPO / "configs/generation/dvdgan/dvdgan-cpu_8x16_motion4-solid.yaml")
+    for section in ("gan", "model"):
+        assert getattr(with_dt, section) == getattr(recipe, section), section
+    assert (with_dt.data.motion.preset, with_dt.data.frame_interval) == (recipe.data.motion.preset, 1)
+    # other settings reach the recipe
+    tuned = demo_recipe(GenerationDemoSettings(preset="motion4", frame_interval=2, g_lr=1e-4, d_lr=5e-4,
+                                               ema_decay=0.999, ch=4), temporal=True, work_dir=tmp_path)
+    assert (tuned.data.motion.preset, tuned.data.frame_interval, tuned.model.kwargs["ch"]) == ("motion4", 2, 4)
+    assert (tuned.gan.g_lr, tuned.gan.d_lr, tuned.gan.ema_decay) == (1e-4, 5e-4, 0.999)
 
 
 def test_a_smoke_run_writes_every_file(tmp_path: Path) -> None:

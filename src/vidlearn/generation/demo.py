@@ -1,6 +1,6 @@
 """``vidlearn demo generation``: DVD-GAN on the built-in motion data, with and without its temporal discriminator.
 
-The built-in motion clips (:mod:`vidlearn.synthetic`, preset ``motion4``: a shape moving right, left,
+The built-in motion clips (:mod:`vidlearn.synthetic`, preset ``motion4-solid``: a shape moving right, left,
 up or down on a random background) carry their class only in the motion: every single frame is
 distributed alike whatever the class. So D_S, which judges single frames, cannot tell G whether a
 clip moves the way its class says; only D_T, which sees the whole clip, can. The demo shows it:
@@ -18,7 +18,8 @@ Writes under ``out_dir``: ``results.json`` (``{"dvdgan": {"sample_accuracy": ...
 verdict, and the accuracies) and, with several checkpoints, ``curves.png``.
 
 The full claim (longer training, FVD over training) runs the same code:
-``python -m vidlearn.generation.demo --out runs/generation/claim --steps 1500 --eval-every 250``.
+``python -m vidlearn.generation.demo --out runs/generation/claim --num-train 1024 --num-test 256
+--judge-epochs 8 --steps 3000 --eval-every 500``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ RUNS = (("dvdgan", True), ("dvdgan_no_dt", False))
 class GenerationDemoSettings:
     """The demo's sizes: data, judge epochs, GAN steps, evaluation points and sample counts."""
 
-    preset: str = "motion4"
+    preset: str = "motion4-solid"
     resolution: int = 16
     num_frames: int = 8
     frame_interval: int = 1
@@ -54,10 +55,10 @@ class GenerationDemoSettings:
     judge_epochs: int = 4
     steps: int = 100
     batch_size: int = 16
-    ch: int = 4
-    g_lr: float = 1e-4
-    d_lr: float = 5e-4
-    ema_decay: float = 0.999
+    ch: int = 8
+    g_lr: float = 2e-4
+    d_lr: float = 4e-4
+    ema_decay: float = 0.99
     eval_every: int = 0
     per_class: int = 32
     fvd_samples: int = 128
@@ -66,7 +67,7 @@ class GenerationDemoSettings:
 
 
 def demo_recipe(settings: GenerationDemoSettings, *, temporal: bool, work_dir: Path) -> GenerationConfig:
-    """The generation recipe the demo trains (``configs/generation/dvdgan/dvdgan-cpu_8x16_motion4.yaml`` at the demo's size)."""
+    """The generation recipe the demo trains (``configs/generation/dvdgan/dvdgan-cpu_8x16_motion4-solid.yaml`` at the demo's size)."""
     cfg = GenerationConfig(name="demo-dvdgan" + ("" if temporal else "-no-dt"))
     cfg.model.name = "dvdgan_cpu"
     cfg.model.kwargs = {"resolution": settings.resolution, "ch": settings.ch, "k": 4}
@@ -331,7 +332,7 @@ def demo_part(out_dir: str | Path, *, quick: bool = False, workers: int = 2, log
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vidlearn.generation.demo``: the demo at any size (the full claim: ``--steps 1500 --eval-every 250``)."""
+    """``python -m vidlearn.generation.demo``: the demo at any size (the full claim: see the module docstring)."""
     defaults = GenerationDemoSettings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/demo/generation")
