@@ -383,9 +383,10 @@ def train(dataset: Dataset, *, work_dir: str | Path, model: str | DVDGAN = "dvdg
         run_config["recipe"] = config_to_dict(recipe)
     context = classes_of_context = None
     if g.context_frames:  # DVD-GAN-FP's grids continue the first clips of the data
-        items = [dataset[i] for i in range(min(len(dataset), 4 * samples_per_class))]  # type: ignore[arg-type]
-        context = torch.stack([item[0][:, : g.context_frames] for item in items])
-        classes_of_context = torch.stack([torch.as_tensor(item[1]).long() for item in items])
+        from vidlearn.generation.sampling import real_contexts
+
+        count = min(len(dataset), 4 * samples_per_class)  # type: ignore[arg-type]
+        context, classes_of_context = real_contexts(dataset, count, g.context_frames)
     grids = SampleGridCallback(num_classes=g.num_classes, z_dim=g.z_dim, per_class=samples_per_class,
                                truncation=truncation, seed=seed, context=context, classes=classes_of_context)
     trainer = Trainer(

@@ -190,8 +190,7 @@ class DVDGANGenerator(nn.Module):
         batch = z.shape[0]
         context = self._check_context(context, batch, frames)
         encoded = self.encoder(context.to(cond.dtype)) if context is not None else None  # type: ignore[misc]
-        given = self.context_frames if context is not None else 0
-        frames -= given  # the frames G makes
+        frames -= self.context_frames  # the frames G makes
         x = self.linear(cond).view(batch, -1, 4, 4)
         x = x.unsqueeze(1).expand(batch, frames, *x.shape[1:])  # the RNN's input at every frame
         frame_cond = cond.repeat_interleave(frames, dim=0)  # (B*T, cond_dim), clip-major like x
