@@ -40,3 +40,6 @@ def test_quick_demo_writes_its_files(tmp_path):
                  "data/SYN-0100/gt/gt.txt", "data/SYN-0100/det/det.txt", "results/sort/SYN-0100.txt"):
         assert (tmp_path / name).is_file(), name
     assert "| sort |" in (tmp_path / "results.md").read_text()
+    # a second run in the same folder replaces the first (as `make demo` run twice does)
+    again = demo_part(tmp_path, quick=True, log=lambda line: None)
+    assert set(again) == set(results) and again["sort"] == results["sort"]

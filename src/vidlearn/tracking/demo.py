@@ -25,6 +25,7 @@ The results dict is open: the single-object tracking part adds its own keys next
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +172,7 @@ def run_multi_object(out_dir: str | Path, *, quick: bool = False, log: Callable[
                                frames_per_scene=settings.train_frames, size=(64, 32), frame_size=settings.size,
                                scene="look_alike", seed=5000, keep_aspect=False)
     model = create("deepsort_reid", num_classes=crops.num_classes, width=16, input_size=(64, 32))
+    shutil.rmtree(out_dir / "reid", ignore_errors=True)  # a fresh measurement every time the demo runs
     train_reid(model, crops, epochs=settings.epochs, batch_size=64, work_dir=out_dir / "reid", device="cpu",
                resume=None, progress=progress)
     torch.save(model.state_dict(), out_dir / "reid" / "deepsort_reid.pt")
