@@ -127,3 +127,51 @@ def test_pretrain_fnet_writes_weights_an_frvsr_recipe_loads(tmp_path) -> None:
                  "--steps", "40", "--batch", "4"]) == 0
     assert torch.equal(torch.load(tmp_path / "cli.pt")["head.2.weight"], model.fnet.head[2].weight)
     assert main(["superres", "pretrain-fnet", str(tmp_path / "cli.pt"), "--steps", "1"]) == 2
+
+
+def test_teacher_flow_follows_known_motion_in_fnet_s_convention() -> None:
+    """DIS's flow on a shifted texture is the known flow, with the sign backward_warp needs."""
+    from vidlearn.superres.fnet_pretrain import known_motion_pairs, teacher_flow
+
+    previous, current, flow = known_motion_pairs(4, torch.Generator().manual_seed(3), max_motion=2.0, size=48)
+    estimate = teacher_flow(previous, current)
+    assert estimate.shape == (4, 2, 48, 48) and estimate.dtype == previous.dtype
+    inner = estimate[..., 8:-8, 8:-8]
+    error = (inner - flow[:, :, None, None]).norm(dim=1).mean(dim=(1, 2))
+    assert error.max() < 0.25, error  # no motion would be off by |flow| (0.5-2.8 px here)
+    assert flow.norm(dim=1).min() > 0.5
+    # The opposite sign would move the content the other way: the warp with DIS's flow aligns the pair.
+    aligned = F.mse_loss(backward_warp(previous, estimate)[..., 8:-8, 8:-8], current[..., 8:-8, 8:-8])
+    flipped = F.mse_loss(backward_warp(previous, -estimate)[..., 8:-8, 8:-8], current[..., 8:-8, 8:-8])
+    assert aligned < flipped / 10
+
+
+def test_distill_fnet_lowers_the_held_out_warping_error_and_feeds_a_recipe(tmp_path) -> None:
+    from vidlearn.cli.main import main
+    from vidlearn.models import CheckpointLoadError, create
+    from vidlearn.superres.fnet_pretrain import distill_fnet, pretrain_fnet
+    from vidlearn.superres.training import load_fnet
+
+    pretrain_fnet(tmp_path / "known.pt", width=4, max_flow=4.0, steps=40, batch=4, eval_every=40, log=None)
+    lines: list[str] = []
+    result = distill_fnet(tmp_path / "fnet.pt", sources=["synthetic"], width=4, max_flow=4.0,
+                          init=tmp_path / "known.pt", steps=60, batch=4, lr=1e-3, crop_size=64, eval_every=30,
+                          test_scenes=2, log=lines.append)
+    errors, distances = result["warp_error"], result["teacher_distance_px"]
+    assert list(errors) == list(distances) == [0, 30, 60] and len(lines) == 3 and "the DIS teacher" in lines[0]
+    # On the held-out scenes the teacher aligns the pairs better than no motion; the known-motion FNet
+    # aligns them worse than no motion, and distillation brings its flow towards the teacher's.
+    assert result["teacher_error"] < result["zero_flow_error"] * 0.6 < errors[0]
+    assert distances[60] < 0.7 * distances[0]
+    assert errors[60] < 0.6 * errors[0]
+    model = create("frvsr_3_64", num_blocks=1, num_filters=8, fnet_width=4, max_flow=4.0)
+    load_fnet(model, tmp_path / "fnet.pt")
+    for key, value in result["fnet"].state_dict().items():
+        assert torch.equal(model.fnet.state_dict()[key], value)
+    with pytest.raises(CheckpointLoadError, match=r"known\.pt"):  # another width: strict, naming the file
+        distill_fnet(None, sources=["synthetic"], width=8, max_flow=4.0, init=tmp_path / "known.pt", steps=1,
+                     log=None)
+    assert main(["superres", "pretrain-fnet", str(tmp_path / "cli.pt"), "--width", "4", "--max-flow", "4",
+                 "--steps", "10", "--batch", "4", "--crop-size", "64", "--init", str(tmp_path / "known.pt"),
+                 "--teacher-sources", "synthetic"]) == 0
+    assert main(["superres", "pretrain-fnet", str(tmp_path / "x.pt"), "--init", str(tmp_path / "known.pt")]) == 2

@@ -76,6 +76,36 @@ def test_fnet_weights_initialise_frvsr_s_fnet_alone(tmp_path: Path) -> None:
         build_model(load_recipe(recipe, other))
 
 
+def test_srnet_weights_start_frvsr_from_a_sisr_as_that_sisr(tmp_path: Path) -> None:
+    """With the context weights at zero, FRVSR's first outputs are the SISR's; every other weight is copied."""
+    from vidlearn.models import create, save_weights
+
+    recipe = RECIPES[0]
+    torch.manual_seed(2)
+    sisr = create("sisr_3_64", num_blocks=1, num_filters=8, lr_skip="bicubic")
+    save_weights(sisr, tmp_path / "sisr.safetensors")
+    kwargs = "model.kwargs={num_blocks: 1, num_filters: 8, fnet_width: 4, max_flow: 4, lr_skip: bicubic}"
+    model = build_model(load_recipe(recipe, ["model.name=frvsr_3_64", kwargs,
+                                             f"model.srnet_weights={tmp_path / 'sisr.safetensors'}"]))
+    conv_in = model.srnet.conv_in.weight
+    assert conv_in.shape == (8, 3 + 48, 3, 3)
+    assert torch.equal(conv_in[:, :3], sisr.srnet.conv_in.weight) and not conv_in[:, 3:].any()
+    for key, value in sisr.srnet.state_dict().items():
+        if key != "conv_in.weight":
+            assert torch.equal(model.srnet.state_dict()[key], value), key
+    lr = torch.rand(2, 4, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(lr), sisr(lr), rtol=0, atol=1e-6)
+    # A SISR of another width, and a model without a context, are refused naming the file.
+    save_weights(create("sisr_3_64", num_blocks=1, num_filters=16), tmp_path / "wide.safetensors")
+    with pytest.raises(CheckpointLoadError, match=r"wide\.safetensors: srnet\.conv_in\.weight has shape \(16, 3, 3, 3\)"):
+        build_model(load_recipe(recipe, ["model.name=frvsr_3_64", kwargs,
+                                         f"model.srnet_weights={tmp_path / 'wide.safetensors'}"]))
+    with pytest.raises(CheckpointLoadError, match=r"sisr\.safetensors: model\.srnet_weights needs FRVSR"):
+        build_model(load_recipe(recipe, ["model.name=sisr_3_64", "model.kwargs={num_blocks: 1, num_filters: 8}",
+                                         f"model.srnet_weights={tmp_path / 'sisr.safetensors'}"]))
+
+
 def test_train_resume_and_evaluate_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recipe = REPO / "configs" / "superres" / "frvsr" / "frvsr_3-32_synthetic_bd-x4_10x96_cpu.yaml"
     work = tmp_path / "run"

@@ -6,6 +6,7 @@
                                        [--lpips-weights FILE] [--json OUT]
     vidlearn superres synth OUT [--frames 24] [--size 128x128] [--seed 0]
     vidlearn superres pretrain-fnet OUT [--width 32] [--max-flow 24] [--steps 3000] [--batch 32] [--lr 3e-4]
+                                        [--teacher-sources SRC [SRC ...] [--init FILE] [--crop-size 128]]
 
 ``degrade``: IN a video, a frame folder or a root of sequences; OUT a PNG frame folder (or a video
 file for one input; its compression changes the LR pixels), mirrored under OUT for a root. HR frames
@@ -19,7 +20,10 @@ local LPIPS-AlexNet weights (see vidlearn.superres.lpips).
 or a video, test material with known content.
 ``pretrain-fnet``: FRVSR's FNet trained alone by the warping loss on pairs with known sub-pixel motion
 (vidlearn.superres.fnet_pretrain), printing the held-out end-point error; OUT initialises a recipe's FNet
-(``model.fnet_weights=OUT``, with the same ``fnet_width`` and ``max_flow`` in ``model.kwargs``).
+(``model.fnet_weights=OUT``, with the same ``fnet_width`` and ``max_flow`` in ``model.kwargs``). With
+``--teacher-sources`` it instead fine-tunes FNet (from ``--init``, e.g. a known-motion OUT) on consecutive LR
+frames of those sources (``synthetic``, videos, frame folders) towards OpenCV's DIS flow, printing the held-out
+warping error next to no motion's and the teacher's.
 """
 
 from __future__ import annotations
@@ -79,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fnet.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
     fnet.add_argument("--seed", type=int, default=0)
     fnet.add_argument("--device", default="cpu")
+    fnet.add_argument("--teacher-sources", nargs="+", metavar="SRC",
+                      help="distil a classical flow (OpenCV DIS) on consecutive frames of these sources instead "
+                           "(synthetic, video files, frame folders; BD x4, sigma 1.5)")
+    fnet.add_argument("--init", type=Path, metavar="FILE", help="FNet state dict to start from (with --teacher-sources)")
+    fnet.add_argument("--crop-size", type=int, default=128, help="HR crop of the teacher pairs (default 128)")
     fnet.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     fnet.set_defaults(func=_pretrain_fnet)
 
@@ -136,10 +145,22 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _pretrain_fnet(args: argparse.Namespace) -> int:
     from vidlearn.cli.errors import CLIError, user_errors
-    from vidlearn.superres.fnet_pretrain import pretrain_fnet
+    from vidlearn.superres.fnet_pretrain import distill_fnet, pretrain_fnet
 
     if args.output.exists() and not args.overwrite:
         raise CLIError(f"{args.output}: already exists (--overwrite replaces it)")
+    if args.init is not None and not args.teacher_sources:
+        raise CLIError("--init starts a distillation: give --teacher-sources as well")
+    if args.teacher_sources:
+        with user_errors():
+            result = distill_fnet(args.output, sources=args.teacher_sources, width=args.width,
+                                  max_flow=args.max_flow, init=args.init, steps=args.steps, batch=args.batch,
+                                  lr=args.lr, crop_size=args.crop_size, seed=args.seed)
+        last = max(result["warp_error"])
+        print(f"{args.output}: FNet after {last} steps, held-out warping error {result['warp_error'][last]:.5f} "
+              f"(no motion {result['zero_flow_error']:.5f}, DIS teacher {result['teacher_error']:.5f}), "
+              f"{result['seconds']:.0f} s")
+        return 0
     with user_errors():
         result = pretrain_fnet(args.output, width=args.width, max_flow=args.max_flow, steps=args.steps,
                                batch=args.batch, lr=args.lr, seed=args.seed, device=args.device)

@@ -38,13 +38,16 @@ class ModelConfig:
     ``kwargs`` go to the builder (``scale`` comes from ``data.degradation.scale``), e.g.
     ``{num_filters: 32, lr_skip: bicubic}``; ``weights`` initialises from a checkpoint file; ``fnet_weights``
     initialises FRVSR's FNet alone from a state dict file (loaded strictly), such as the one
-    ``vidlearn.superres.fnet_pretrain.pretrain_fnet`` (``vidlearn superres pretrain-fnet``) writes.
+    ``vidlearn.superres.fnet_pretrain.pretrain_fnet`` (``vidlearn superres pretrain-fnet``) writes;
+    ``srnet_weights`` initialises FRVSR's SRNet from a per-frame SISR checkpoint of the same size
+    (:func:`vidlearn.superres.training.load_srnet_from_sisr`).
     """
 
     name: str = "frvsr_10_128"
     kwargs: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None
     fnet_weights: str | None = None
+    srnet_weights: str | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from vidlearn.engine import distributed as dist_utils
@@ -90,6 +91,8 @@ def build_model(cfg: SuperresConfig) -> nn.Module:
     model = create(cfg.model.name, scale=cfg.data.degradation.scale, weights=cfg.model.weights, **cfg.model.kwargs)
     if cfg.model.fnet_weights:
         load_fnet(model, cfg.model.fnet_weights)
+    if cfg.model.srnet_weights:
+        load_srnet_from_sisr(model, cfg.model.srnet_weights)
     return model
 
 
@@ -104,6 +107,40 @@ def load_fnet(model: nn.Module, path: str | Path) -> None:
         raise CheckpointLoadError(f"{path}: model.fnet_weights needs a model with an FNet (FRVSR), "
                                   f"not {type(model).__name__}")
     load_weights(fnet, path, layout="vidlearn")
+
+
+def load_srnet_from_sisr(model: nn.Module, path: str | Path) -> None:
+    """Start FRVSR's SRNet from a trained per-frame SISR of the same size (blocks, filters, scale, LR skip).
+
+    Every SRNet weight is copied; the first convolution's weights on the context channels (the
+    space-to-depth of the warped previous estimate) are set to zero, so the model starts out computing
+    the SISR's output exactly and training teaches it to use the previous estimate. ``path``: a SISR
+    training checkpoint or ``model.safetensors``. Strict: any other key or shape is an error naming the file.
+    """
+    from vidlearn.models import CheckpointLoadError
+    from vidlearn.models.weights import read_checkpoint
+
+    srnet = getattr(model, "srnet", None)
+    context = getattr(srnet, "context_channels", 0)
+    if getattr(model, "fnet", None) is None or not context:
+        raise CheckpointLoadError(f"{path}: model.srnet_weights needs FRVSR (an SRNet with a context), "
+                                  f"not {type(model).__name__}")
+    state = read_checkpoint(path)
+    own = {f"srnet.{key}": value for key, value in srnet.state_dict().items()}
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointLoadError(f"{path}: not a SISR checkpoint for this SRNet: missing {missing[:4]}, "
+                                  f"unexpected {unexpected[:4]}")
+    loaded = {}
+    for key, value in own.items():
+        weights = state[key]
+        if key == "srnet.conv_in.weight" and weights.shape[1] == value.shape[1] - context:
+            weights = torch.cat([weights, weights.new_zeros(weights.shape[0], context, *weights.shape[2:])], dim=1)
+        if weights.shape != value.shape:
+            raise CheckpointLoadError(f"{path}: {key} has shape {tuple(state[key].shape)}; this FRVSR's SRNet "
+                                      f"needs {tuple(value.shape)} (a SISR of another size?)")
+        loaded[key[len("srnet."):]] = weights.to(value.dtype)
+    srnet.load_state_dict(loaded, strict=True)
 
 
 def build_train_set(cfg: SuperresConfig) -> SRClipDataset:
