@@ -175,3 +175,6 @@ def test_distill_fnet_lowers_the_held_out_warping_error_and_feeds_a_recipe(tmp_p
                  "--steps", "10", "--batch", "4", "--crop-size", "64", "--init", str(tmp_path / "known.pt"),
                  "--teacher-sources", "synthetic"]) == 0
     assert main(["superres", "pretrain-fnet", str(tmp_path / "x.pt"), "--init", str(tmp_path / "known.pt")]) == 2
+    assert main(["superres", "pretrain-fnet", str(tmp_path / "x.pt"), "--device", "cuda",
+                 "--teacher-sources", "synthetic"]) == 2
+    assert not (tmp_path / "x.pt").exists()

@@ -151,6 +151,9 @@ def _pretrain_fnet(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.output}: already exists (--overwrite replaces it)")
     if args.init is not None and not args.teacher_sources:
         raise CLIError("--init starts a distillation: give --teacher-sources as well")
+    if args.teacher_sources and args.device != "cpu":
+        raise CLIError(f"--device {args.device}: the distillation (--teacher-sources) runs on the CPU, where "
+                       f"OpenCV computes the teacher's flow")
     if args.teacher_sources:
         with user_errors():
             result = distill_fnet(args.output, sources=args.teacher_sources, width=args.width,

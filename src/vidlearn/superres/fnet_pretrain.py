@@ -17,7 +17,7 @@ default motion).
 
 Known motion teaches FNet what a shift looks like, not what real frames do: on real clips such an FNet (and
 one trained jointly from scratch) returns flows that align the previous frame *worse* than no motion at
-all (static walls and compression noise get sub-pixel flows), and SRNet learns to ignore the warped estimate.
+all, and SRNet learns to ignore the warped estimate (``benchmarks/superres/recurrence_check.py`` measures both).
 :func:`distill_fnet` fine-tunes FNet on consecutive LR frames of the training sources with a classical flow
 as teacher (OpenCV's DIS, :func:`teacher_flow`): the loss is the L1 distance to the teacher's flow plus
 ``flow_weight`` times FRVSR's own ``L_flow``. Its held-out measure is the warping error (MSE of the warped

@@ -110,7 +110,8 @@ def load_fnet(model: nn.Module, path: str | Path) -> None:
 
 
 def load_srnet_from_sisr(model: nn.Module, path: str | Path) -> None:
-    """Start FRVSR's SRNet from a trained per-frame SISR of the same size (blocks, filters, scale, LR skip).
+    """Start FRVSR's SRNet from a trained per-frame SISR of the same size (blocks, filters, scale; the LR skip
+    is not in the weights, so build both with the same ``lr_skip``).
 
     Every SRNet weight is copied; the first convolution's weights on the context channels (the
     space-to-depth of the warped previous estimate) are set to zero, so the model starts out computing
