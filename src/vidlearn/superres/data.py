@@ -51,6 +51,7 @@ __all__ = [
     "SRClipDataset",
     "Sequence",
     "SyntheticSource",
+    "clip_sources",
     "find_sequences",
     "open_frames",
     "read_sequence",
@@ -299,6 +300,19 @@ class SyntheticSource:
 
     def __repr__(self) -> str:
         return f"SyntheticSource(max_speed={self.max_speed})"
+
+
+def clip_sources(names: SequenceType[str], *, synthetic_max_speed: float = 0.02
+                 ) -> list[FileSource | SyntheticSource]:
+    """The clip sources ``names`` lists, as a recipe's ``data.train_sources``: ``synthetic`` is one
+    :class:`SyntheticSource`; a path is one :class:`FileSource` per sequence under it."""
+    sources: list[FileSource | SyntheticSource] = []
+    for name in names:
+        if name == "synthetic":
+            sources.append(SyntheticSource(synthetic_max_speed))
+        else:
+            sources += [FileSource(path) for path in find_sequences(name)]
+    return sources
 
 
 class SRClipDataset(Dataset):

@@ -162,7 +162,7 @@ def distill_fnet(
     the warped previous frame against the current one, and the mean end-point distance between FNet's flow and
     the teacher's, over the 7 pairs of each of ``test_scenes`` held-out synthetic scenes (128x128 HR).
     """
-    from vidlearn.superres.data import FileSource, SRClipDataset, SyntheticSource, find_sequences
+    from vidlearn.superres.data import SRClipDataset, clip_sources
     from vidlearn.superres.evaluation import synthetic_sequence
 
     if steps < 0 or batch < 1 or eval_every < 1 or test_scenes < 1:
@@ -171,10 +171,7 @@ def distill_fnet(
     if not sources:
         raise ValueError("distill_fnet needs at least one source (synthetic, a video file or a frame folder)")
     degradation = degradation or Degradation(kind="bd", scale=4, sigma=1.5)
-    clip_sources: list[FileSource | SyntheticSource] = []
-    for name in sources:
-        clip_sources += [SyntheticSource()] if name == "synthetic" else [FileSource(p) for p in find_sequences(name)]
-    pairs = SRClipDataset(clip_sources, degradation=degradation, clip_len=2, crop_size=crop_size,
+    pairs = SRClipDataset(clip_sources(sources), degradation=degradation, clip_len=2, crop_size=crop_size,
                           samples=max(1, steps * batch), seed=seed)
     torch.manual_seed(seed)
     fnet = FNet(3, width=width, max_flow=max_flow)

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from vidlearn.engine import distributed as dist_utils
 from vidlearn.engine.seeding import seed_everything
 from vidlearn.engine.trainer import Callback
-from vidlearn.superres.data import FileSource, SRClipDataset, SyntheticSource, find_sequences
+from vidlearn.superres.data import SRClipDataset, clip_sources
 from vidlearn.superres.evaluation import evaluate_model, test_sequences
 from vidlearn.superres.losses import frvsr_loss, sr_loss
 from vidlearn.superres.recipe import SuperresConfig
@@ -146,12 +146,7 @@ def load_srnet_from_sisr(model: nn.Module, path: str | Path) -> None:
 
 def build_train_set(cfg: SuperresConfig) -> SRClipDataset:
     """Random training clips from ``data.train_sources`` (every sequence under a root is one source)."""
-    sources: list[FileSource | SyntheticSource] = []
-    for name in cfg.data.train_sources:
-        if name == "synthetic":
-            sources.append(SyntheticSource(cfg.data.synthetic_max_speed))
-        else:
-            sources += [FileSource(path) for path in find_sequences(name)]
+    sources = clip_sources(cfg.data.train_sources, synthetic_max_speed=cfg.data.synthetic_max_speed)
     return SRClipDataset(sources, degradation=cfg.data.degradation.build(), clip_len=cfg.data.clip_len,
                          crop_size=cfg.data.crop_size, samples=cfg.data.samples_per_epoch, flip=cfg.data.flip,
                          seed=cfg.train.seed)
