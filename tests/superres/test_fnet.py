@@ -146,21 +146,41 @@ def test_teacher_flow_follows_known_motion_in_fnet_s_convention() -> None:
     assert aligned < flipped / 10
 
 
-def test_distill_fnet_lowers_the_held_out_warping_error_and_feeds_a_recipe(tmp_path) -> None:
+def test_augmented_pairs_keep_their_flow() -> None:
+    """Mirroring and transposing a pair changes its flow's components so that the warp still aligns it."""
+    from vidlearn.superres.fnet_pretrain import _augment, known_motion_pairs
+
+    previous, current, motion = known_motion_pairs(1, torch.Generator().manual_seed(5), max_motion=2.0, size=48)
+    flow = motion[0, :, None, None].expand(2, 48, 48).contiguous()
+    inner = (..., slice(6, -6), slice(6, -6))
+    base = F.mse_loss(backward_warp(previous, flow[None])[inner], current[inner])
+    for flips in ([1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]):
+        p, c, f = _augment(previous[0], current[0], flow, flips)
+        aligned = F.mse_loss(backward_warp(p[None], f[None])[inner], c[None][inner])
+        unaligned = F.mse_loss(p[None][inner], c[None][inner])
+        assert aligned < 1.5 * base + 1e-6 and aligned < unaligned / 20, flips
+
+
+def test_distill_fnet_lowers_the_held_out_warping_error_and_feeds_a_recipe(tmp_path, shared_data) -> None:
     from vidlearn.cli.main import main
     from vidlearn.models import CheckpointLoadError, create
     from vidlearn.superres.fnet_pretrain import distill_fnet, pretrain_fnet
     from vidlearn.superres.training import load_fnet
 
+    clip = shared_data / "clips" / "ucf101_c3d_keras" / "v_Punch_g03_c01.avi"
     pretrain_fnet(tmp_path / "known.pt", width=4, max_flow=4.0, steps=40, batch=4, eval_every=40, log=None)
     lines: list[str] = []
     result = distill_fnet(tmp_path / "fnet.pt", sources=["synthetic"], width=4, max_flow=4.0,
                           init=tmp_path / "known.pt", steps=60, batch=4, lr=1e-3, crop_size=64, eval_every=30,
-                          test_scenes=2, log=lines.append)
+                          test_scenes=2, synthetic_scenes=8, test_sources=["synthetic", str(clip)], test_frames=6,
+                          log=lines.append)
     errors, distances = result["warp_error"], result["teacher_distance_px"]
     assert list(errors) == list(distances) == [0, 30, 60] and len(lines) == 3 and "the DIS teacher" in lines[0]
-    # On the held-out scenes the teacher aligns the pairs better than no motion; the known-motion FNet
+    assert list(result["per_sequence"]) == ["synthetic_00", "synthetic_01", "v_Punch_g03_c01"]
+    # On the held-out sequences the teacher aligns the pairs better than no motion; the known-motion FNet
     # aligns them worse than no motion, and distillation brings its flow towards the teacher's.
+    for row in result["per_sequence"].values():
+        assert row["teacher"] < row["zero_flow"] * 0.8, row
     assert result["teacher_error"] < result["zero_flow_error"] * 0.6 < errors[0]
     assert distances[60] < 0.7 * distances[0]
     assert errors[60] < 0.6 * errors[0]
@@ -173,7 +193,9 @@ def test_distill_fnet_lowers_the_held_out_warping_error_and_feeds_a_recipe(tmp_p
                      log=None)
     assert main(["superres", "pretrain-fnet", str(tmp_path / "cli.pt"), "--width", "4", "--max-flow", "4",
                  "--steps", "10", "--batch", "4", "--crop-size", "64", "--init", str(tmp_path / "known.pt"),
-                 "--teacher-sources", "synthetic"]) == 0
+                 "--teacher-sources", str(clip), "--test-sources", str(clip)]) == 0
+    with pytest.raises(ValueError, match=r"v_Punch_g03_c01\.avi: LR frames of 80x60 are smaller than the 64x64"):
+        distill_fnet(None, sources=[str(clip)], width=4, max_flow=4.0, steps=1, crop_size=256, log=None)
     assert main(["superres", "pretrain-fnet", str(tmp_path / "x.pt"), "--init", str(tmp_path / "known.pt")]) == 2
     assert main(["superres", "pretrain-fnet", str(tmp_path / "x.pt"), "--device", "cuda",
                  "--teacher-sources", "synthetic"]) == 2

@@ -6,7 +6,8 @@
                                        [--lpips-weights FILE] [--json OUT]
     vidlearn superres synth OUT [--frames 24] [--size 128x128] [--seed 0]
     vidlearn superres pretrain-fnet OUT [--width 32] [--max-flow 24] [--steps 3000] [--batch 32] [--lr 3e-4]
-                                        [--teacher-sources SRC [SRC ...] [--init FILE] [--crop-size 128]]
+                                        [--teacher-sources SRC [SRC ...] [--init FILE] [--crop-size 192]
+                                        [--test-sources SRC [SRC ...]]]
 
 ``degrade``: IN a video, a frame folder or a root of sequences; OUT a PNG frame folder (or a video
 file for one input; its compression changes the LR pixels), mirrored under OUT for a root. HR frames
@@ -79,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fnet.add_argument("--width", type=int, default=32, help="FNet's first-stage filters, fnet_width (default 32)")
     fnet.add_argument("--max-flow", type=float, default=24.0, help="FNet's tanh bound in LR pixels (default 24)")
     fnet.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
-    fnet.add_argument("--batch", type=int, default=32, help="pairs per step (default 32)")
+    fnet.add_argument("--batch", type=int, help="pairs per step (default 32; 8 with --teacher-sources)")
     fnet.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
     fnet.add_argument("--seed", type=int, default=0)
     fnet.add_argument("--device", default="cpu")
@@ -87,7 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="distil a classical flow (OpenCV DIS) on consecutive frames of these sources instead "
                            "(synthetic, video files, frame folders; BD x4, sigma 1.5)")
     fnet.add_argument("--init", type=Path, metavar="FILE", help="FNet state dict to start from (with --teacher-sources)")
-    fnet.add_argument("--crop-size", type=int, default=128, help="HR crop of the teacher pairs (default 128)")
+    fnet.add_argument("--crop-size", type=int, default=192, help="HR crop of the teacher pairs (default 192)")
+    fnet.add_argument("--test-sources", nargs="+", metavar="SRC", default=["synthetic"],
+                      help="held-out sequences the distillation reports its warping error on, each against no "
+                           "motion and the teacher (default: synthetic)")
     fnet.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     fnet.set_defaults(func=_pretrain_fnet)
 
@@ -157,8 +161,12 @@ def _pretrain_fnet(args: argparse.Namespace) -> int:
     if args.teacher_sources:
         with user_errors():
             result = distill_fnet(args.output, sources=args.teacher_sources, width=args.width,
-                                  max_flow=args.max_flow, init=args.init, steps=args.steps, batch=args.batch,
-                                  lr=args.lr, crop_size=args.crop_size, seed=args.seed)
+                                  max_flow=args.max_flow, init=args.init, steps=args.steps, batch=args.batch or 8,
+                                  lr=args.lr, crop_size=args.crop_size, seed=args.seed,
+                                  test_sources=args.test_sources)
+        for name, row in result["per_sequence"].items():
+            print(f"  {name}: warping error {row['fnet']:.5f} (no motion {row['zero_flow']:.5f}, DIS "
+                  f"{row['teacher']:.5f})")
         last = max(result["warp_error"])
         print(f"{args.output}: FNet after {last} steps, held-out warping error {result['warp_error'][last]:.5f} "
               f"(no motion {result['zero_flow_error']:.5f}, DIS teacher {result['teacher_error']:.5f}), "
@@ -166,7 +174,7 @@ def _pretrain_fnet(args: argparse.Namespace) -> int:
         return 0
     with user_errors():
         result = pretrain_fnet(args.output, width=args.width, max_flow=args.max_flow, steps=args.steps,
-                               batch=args.batch, lr=args.lr, seed=args.seed, device=args.device)
+                               batch=args.batch or 32, lr=args.lr, seed=args.seed, device=args.device)
     last = max(result["end_point_error_px"])
     print(f"{args.output}: FNet after {last} steps, held-out end-point error "
           f"{result['end_point_error_px'][last]:.3f} px (no motion: {result['zero_flow_px']:.3f} px), "

@@ -20,9 +20,12 @@ one trained jointly from scratch) returns flows that align the previous frame *w
 all, and SRNet learns to ignore the warped estimate (``benchmarks/superres/recurrence_check.py`` measures both).
 :func:`distill_fnet` fine-tunes FNet on consecutive LR frames of the training sources with a classical flow
 as teacher (OpenCV's DIS, :func:`teacher_flow`): the loss is the L1 distance to the teacher's flow plus
-``flow_weight`` times FRVSR's own ``L_flow``. Its held-out measure is the warping error (MSE of the warped
-previous frame against the current one) on pairs of held-out synthetic scenes, printed next to the error of
-no motion and of the teacher. The teacher is a training aid only: FRVSR still runs FNet alone.
+``flow_weight`` times FRVSR's own ``L_flow``. The frames are decoded and degraded once and the teacher runs once
+on whole LR frames (:func:`teacher_pairs`), so a step costs FNet's forward and backward pass alone. Started from
+a known-motion FNet it learns in a few thousand steps to align held-out real clips better than no motion; a
+fresh FNet does not leave "no motion" in that time. Its held-out measure is the warping error (MSE of the
+warped previous frame against the current one) on held-out sequences, printed next to the error of no motion
+and of the teacher. The teacher is a training aid only: FRVSR still runs FNet alone.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from vidlearn.superres.degrade import Degradation
 from vidlearn.superres.models.fnet import FNet
 from vidlearn.superres.models.warp import backward_warp
 
-__all__ = ["distill_fnet", "known_motion_pairs", "pretrain_fnet", "teacher_flow"]
+__all__ = ["distill_fnet", "known_motion_pairs", "pretrain_fnet", "teacher_flow", "teacher_pairs"]
 
 BORDER = 4
 
@@ -132,6 +135,10 @@ def teacher_flow(previous: Tensor, current: Tensor) -> Tensor:
     """
     import cv2
 
+    if previous.shape != current.shape or previous.dim() != 4:
+        raise ValueError(f"teacher_flow expects two (B, 3, h, w) batches of one shape, got {tuple(previous.shape)} "
+                         f"and {tuple(current.shape)}")
+
     def luma(frames: Tensor) -> Any:
         y = 0.299 * frames[:, 0] + 0.587 * frames[:, 1] + 0.114 * frames[:, 2]
         return y.detach().float().cpu().clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
@@ -145,25 +152,92 @@ def teacher_flow(previous: Tensor, current: Tensor) -> Tensor:
     return torch.stack(flows).permute(0, 3, 1, 2).to(previous.device, previous.dtype)
 
 
+def teacher_pairs(
+    sources: Sequence[str], degradation: Degradation, *, crop_size: int = 192, max_frames: int | None = 300,
+    synthetic_scenes: int = 60, synthetic_frames: int = 10, seed: int = 0,
+) -> list[list[tuple[Tensor, Tensor]]]:
+    """Consecutive LR frames of ``sources`` with :func:`teacher_flow` between them, decoded once.
+
+    ``sources``: ``synthetic`` or video files / frame folders (a folder of sequences gives each). Per source a
+    list of ``(lr (T, 3, h, w), flow (T - 1, 2, h, w))``: a file's first ``max_frames`` frames (all with
+    ``None``), cut to a multiple of the scale and degraded whole, the teacher run on the whole LR frames (more
+    context than a crop gives it); ``synthetic`` is ``synthetic_scenes`` random scenes of ``synthetic_frames``
+    frames rendered at ``crop_size`` HR pixels. A file whose LR frames are smaller than the LR crop
+    (``crop_size / scale``) raises a ``ValueError`` naming it.
+    """
+    import numpy as np
+
+    from vidlearn.superres.data import FileSource, clip_sources, to_float_frames
+
+    scale, crop = degradation.scale, crop_size // degradation.scale
+    rng = np.random.default_rng(seed)
+
+    def with_flow(lr: Tensor) -> tuple[Tensor, Tensor]:
+        last = len(lr) - 1
+        flows = [teacher_flow(lr[i:min(i + 32, last)], lr[i + 1:min(i + 33, last + 1)]) for i in range(0, last, 32)]
+        return lr, torch.cat(flows)
+
+    result = []
+    for source in clip_sources(sources):
+        if not isinstance(source, FileSource):
+            result.append([with_flow(degradation(to_float_frames(source.clip(rng, synthetic_frames, crop_size)))
+                                     .clamp(0.0, 1.0)) for _ in range(synthetic_scenes)])
+            continue
+        frames = source.frames
+        count = frames.num_frames if max_frames is None else min(frames.num_frames, max_frames)
+        if count < 2:
+            raise ValueError(f"{source.path}: {frames.num_frames} frame(s); a flow pair needs 2")
+        chunks = []
+        for begin in range(0, count, 8):  # 8 HR frames at a time bound the memory of large frames
+            hr = to_float_frames(frames.get(range(begin, min(count, begin + 8))))
+            height, width = hr.shape[-2:]
+            chunks.append(degradation(hr[..., :height - height % scale, :width - width % scale]).clamp(0.0, 1.0))
+        lr = torch.cat(chunks)
+        if min(lr.shape[-2:]) < crop:
+            raise ValueError(f"{source.path}: LR frames of {lr.shape[-1]}x{lr.shape[-2]} are smaller than the "
+                             f"{crop}x{crop} crop (crop_size {crop_size} / scale {scale})")
+        result.append([with_flow(lr)])
+    return result
+
+
+def _augment(previous: Tensor, current: Tensor, flow: Tensor, flips: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """Mirror and transpose a pair and its flow alike (the flow's components change sign or swap)."""
+    if flips[0]:
+        previous, current, flow = previous.flip(-1), current.flip(-1), flow.flip(-1) * flow.new_tensor([-1, 1])[:, None, None]
+    if flips[1]:
+        previous, current, flow = previous.flip(-2), current.flip(-2), flow.flip(-2) * flow.new_tensor([1, -1])[:, None, None]
+    if flips[2]:
+        previous, current, flow = previous.transpose(-1, -2), current.transpose(-1, -2), flow.transpose(-1, -2).flip(0)
+    return previous, current, flow
+
+
 def distill_fnet(
     out: str | Path | None, *, sources: Sequence[str], width: int = 32, max_flow: float = 24.0,
-    init: str | Path | None = None, steps: int = 600, batch: int = 8, lr: float = 3e-4, crop_size: int = 128,
-    degradation: Degradation | None = None, flow_weight: float = 10.0, seed: int = 0, eval_every: int = 100,
-    test_scenes: int = 3, log: Callable[[str], None] | None = print,
+    init: str | Path | None = None, steps: int = 3000, batch: int = 8, lr: float = 3e-4, crop_size: int = 192,
+    degradation: Degradation | None = None, flow_weight: float = 10.0, seed: int = 0, eval_every: int = 500,
+    test_sources: Sequence[str] = ("synthetic",), test_scenes: int = 3, test_frames: int = 30,
+    max_frames: int | None = 300, synthetic_scenes: int = 60, log: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
     """Train FNet on consecutive LR frames of ``sources`` towards :func:`teacher_flow` (see the module docstring).
 
-    ``sources``: ``synthetic`` or video files / frame folders, as a recipe's ``data.train_sources``; pairs are
-    random ``crop_size`` HR crops degraded by ``degradation`` (default BD x4, sigma 1.5). ``init``: an FNet
-    state dict to start from (e.g. :func:`pretrain_fnet`'s), loaded strictly. Loss: mean L1 distance to the
-    teacher's flow (clamped to ``max_flow``) plus ``flow_weight * L_flow``; Adam. Writes FNet's state dict to
-    ``out`` when given. Returns ``{"warp_error": {step: error}, "teacher_distance_px": {step: px},
-    "zero_flow_error": .., "teacher_error": .., "seconds": .., "fnet": the module}``: the mean squared error of
-    the warped previous frame against the current one, and the mean end-point distance between FNet's flow and
-    the teacher's, over the 7 pairs of each of ``test_scenes`` held-out synthetic scenes (128x128 HR).
+    The frames and the teacher's flows are computed once (:func:`teacher_pairs`); each step draws ``batch``
+    pairs, each from a source drawn uniformly, as random ``crop_size / scale`` LR crops, mirrored and
+    transposed at random. ``init``: an FNet state dict to start from, loaded strictly: start from
+    :func:`pretrain_fnet`'s (a fresh small FNet sits at "no motion" for thousands of steps; one that has
+    learnt known shifts distils in a few thousand). Loss: mean L1 distance to the teacher's flow (clamped to
+    ``max_flow``) plus ``flow_weight * L_flow``; Adam with the learning rate decayed to zero on a cosine.
+    Writes FNet's state dict to ``out`` when given.
+
+    Held out: the ``test_sources`` (``synthetic``: ``test_scenes`` held-out scenes of 8 frames at 128x128 HR;
+    files: their first ``test_frames`` frames), BD-degraded as in training. Returns ``{"warp_error": {step:
+    error}, "teacher_distance_px": {step: px}, "zero_flow_error": .., "teacher_error": .., "per_sequence":
+    {name: {"fnet": .., "zero_flow": .., "teacher": ..}}, "prepare_seconds": .., "seconds": .., "fnet": the
+    module}``: per held-out sequence the mean squared error of the warped previous frame against the current
+    one, and the mean end-point distance between FNet's flow and the teacher's, each averaged over sequences.
     """
-    from vidlearn.superres.data import SRClipDataset, clip_sources
-    from vidlearn.superres.evaluation import synthetic_sequence
+    import numpy as np
+
+    from vidlearn.superres.evaluation import test_sequences
 
     if steps < 0 or batch < 1 or eval_every < 1 or test_scenes < 1:
         raise ValueError(f"steps must be >= 0, batch, eval_every and test_scenes >= 1; got {steps}, {batch}, "
@@ -171,56 +245,84 @@ def distill_fnet(
     if not sources:
         raise ValueError("distill_fnet needs at least one source (synthetic, a video file or a frame folder)")
     degradation = degradation or Degradation(kind="bd", scale=4, sigma=1.5)
-    pairs = SRClipDataset(clip_sources(sources), degradation=degradation, clip_len=2, crop_size=crop_size,
-                          samples=max(1, steps * batch), seed=seed)
+    if crop_size % degradation.scale:
+        raise ValueError(f"crop_size {crop_size} is not a multiple of the scale {degradation.scale}")
     torch.manual_seed(seed)
     fnet = FNet(3, width=width, max_flow=max_flow)
     if init is not None:
         from vidlearn.models import load_weights
 
         load_weights(fnet, init, layout="vidlearn")
+    prepare_started = time.perf_counter()
+    pairs = teacher_pairs(sources, degradation, crop_size=crop_size, max_frames=max_frames,
+                          synthetic_scenes=synthetic_scenes, seed=seed)
+    held = test_sequences(test_sources, degradation, max_frames=test_frames, synthetic_sequences=test_scenes,
+                          synthetic_frames=8, synthetic_size=(128, 128))
+    held_out_sequences, names = [s.lr for s in held], [s.name for s in held]
+    test_flows = [teacher_flow(lr[:-1], lr[1:]) for lr in held_out_sequences]
+    prepare_seconds = time.perf_counter() - prepare_started
     optimiser = torch.optim.Adam(fnet.parameters(), lr=lr)
-    scenes = [synthetic_sequence(i, degradation, num_frames=8, size=(128, 128)).lr for i in range(test_scenes)]
-    test_previous = torch.cat([lr[:-1] for lr in scenes])
-    test_current = torch.cat([lr[1:] for lr in scenes])
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, steps))
 
-    def warp_error(flow: Tensor | None) -> float:
-        warped = test_previous if flow is None else backward_warp(test_previous, flow)
-        return float(F.mse_loss(warped, test_current))
+    def warp_error(lr_frames: Tensor, flow: Tensor | None) -> float:
+        warped = lr_frames[:-1] if flow is None else backward_warp(lr_frames[:-1], flow)
+        return float(F.mse_loss(warped, lr_frames[1:]))
 
-    test_teacher = teacher_flow(test_previous, test_current)
-    zero, teacher = warp_error(None), warp_error(test_teacher)
+    zero = [warp_error(frames, None) for frames in held_out_sequences]
+    teacher = [warp_error(frames, flow) for frames, flow in zip(held_out_sequences, test_flows)]
 
-    def held_out() -> tuple[float, float]:
+    def held_out() -> tuple[list[float], float]:
         fnet.eval()
+        errors, distances = [], []
         with torch.no_grad():
-            flow = fnet(test_previous, test_current)
+            for frames, target in zip(held_out_sequences, test_flows):
+                flow = fnet(frames[:-1], frames[1:])
+                errors.append(warp_error(frames, flow))
+                distances.append(float((flow - target.clamp(-max_flow, max_flow)).norm(dim=1).mean()))
         fnet.train()
-        distance = (flow - test_teacher.clamp(-max_flow, max_flow)).norm(dim=1).mean()
-        return warp_error(flow), float(distance)
+        return errors, sum(distances) / len(distances)
 
-    history, distances = {}, {}
-    history[0], distances[0] = held_out()
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    errors, distance = held_out()
+    history, distances = {0: mean(errors)}, {0: distance}
     if log:
         log(f"FNet width {width}, max_flow {max_flow}: held-out warping error {history[0]:.5f} at the start "
-            f"(no motion {zero:.5f}, the DIS teacher {teacher:.5f}), {distances[0]:.3f} px from the teacher")
+            f"(no motion {mean(zero):.5f}, the DIS teacher {mean(teacher):.5f}), {distance:.3f} px from the "
+            f"teacher; frames and teacher flows prepared in {prepare_seconds:.0f} s")
+    rng = np.random.default_rng(seed)
+    crop = crop_size // degradation.scale
     started = time.perf_counter()
     for step in range(1, steps + 1):
-        items = [pairs[(step - 1) * batch + k] for k in range(batch)]
-        lr_pairs = torch.stack([item["lr"] for item in items])
-        previous, current = lr_pairs[:, 0], lr_pairs[:, 1]
-        target = teacher_flow(previous, current).clamp(-max_flow, max_flow)
+        drawn = []
+        for _ in range(batch):
+            sequences = pairs[int(rng.integers(len(pairs)))]
+            frames, flows = sequences[int(rng.integers(len(sequences)))]
+            index = int(rng.integers(len(flows)))
+            top = int(rng.integers(frames.shape[-2] - crop + 1))
+            left = int(rng.integers(frames.shape[-1] - crop + 1))
+            window = (..., slice(top, top + crop), slice(left, left + crop))
+            drawn.append(_augment(frames[index][window], frames[index + 1][window], flows[index][window],
+                                  rng.random(3) < 0.5))
+        previous, current, target = (torch.stack(parts) for parts in zip(*drawn))
         flow = fnet(previous, current)
-        loss = (flow - target).abs().mean() + flow_weight * F.mse_loss(backward_warp(previous, flow), current)
+        loss = ((flow - target.clamp(-max_flow, max_flow)).abs().mean()
+                + flow_weight * F.mse_loss(backward_warp(previous, flow), current))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        schedule.step()
         if step % eval_every == 0 or step == steps:
-            history[step], distances[step] = held_out()
+            errors, distances[step] = held_out()
+            history[step] = mean(errors)
             if log:
                 log(f"step {step}: held-out warping error {history[step]:.5f}, {distances[step]:.3f} px from the "
                     f"teacher")
     if out is not None:
         _save(fnet, Path(out))
-    return {"warp_error": history, "teacher_distance_px": distances, "zero_flow_error": zero, "teacher_error": teacher,
+    per_sequence = {name: {"fnet": error, "zero_flow": z, "teacher": t}
+                    for name, error, z, t in zip(names, errors, zero, teacher)}
+    return {"warp_error": history, "teacher_distance_px": distances, "zero_flow_error": mean(zero),
+            "teacher_error": mean(teacher), "per_sequence": per_sequence, "prepare_seconds": prepare_seconds,
             "seconds": time.perf_counter() - started, "fnet": fnet}
