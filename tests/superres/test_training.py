@@ -125,3 +125,31 @@ def test_train_resume_and_evaluate_from_the_command_line(tmp_path: Path, capsys:
     assert main(["evaluate", str(recipe), "--checkpoint", str(work / "model.safetensors"), *TINY,
                  "--out", str(tmp_path / "eval")]) == 0
     assert "psnr_y" in capsys.readouterr().out and (tmp_path / "eval" / "metrics.json").is_file()
+
+
+def test_freeze_fnet_keeps_a_pretrained_fnet_fixed_while_srnet_trains(tmp_path: Path) -> None:
+    from vidlearn.engine.config import ConfigError
+
+    recipe = REPO / "configs" / "superres" / "frvsr" / "frvsr_3-32_synthetic_bd-x4_10x96_cpu.yaml"
+    torch.manual_seed(3)
+    fnet = FNet(3, width=4, max_flow=4.0)
+    torch.save(fnet.state_dict(), tmp_path / "fnet.pt")
+    work = tmp_path / "run"
+    frozen = ["model.name=frvsr_3_64", "model.kwargs={num_blocks: 1, num_filters: 8, fnet_width: 4, max_flow: 4}",
+              f"model.fnet_weights={tmp_path / 'fnet.pt'}", "model.freeze_fnet=true"]
+    model = build_model(load_recipe(recipe, frozen))
+    assert not any(p.requires_grad for p in model.fnet.parameters())
+    assert all(p.requires_grad for p in model.srnet.parameters())
+    assert main(["train", str(recipe), "--work-dir", str(work), *TINY, *frozen, "--no-eval"]) == 0
+    from vidlearn.models.weights import read_checkpoint
+
+    trained = read_checkpoint(work / "model.safetensors")
+    for key, value in fnet.state_dict().items():
+        assert torch.equal(trained[f"fnet.{key}"], value), key
+    start = build_model(load_recipe(recipe, frozen))
+    assert any(not torch.equal(trained[f"srnet.{key}"], value) for key, value in start.srnet.state_dict().items())
+    with pytest.raises(ConfigError, match=r"model\.freeze_fnet needs a model with an FNet \(FRVSR\), not sisr_3_64"):
+        build_model(load_recipe(recipe, ["model.name=sisr_3_64", "model.kwargs={num_filters: 8}",
+                                         "model.freeze_fnet=true"]))
+    with pytest.raises(ConfigError, match=r"would keep a randomly initialised FNet: set model\.fnet_weights"):
+        build_model(load_recipe(recipe, [*frozen[:2], "model.freeze_fnet=true"]))

@@ -40,7 +40,9 @@ class ModelConfig:
     initialises FRVSR's FNet alone from a state dict file (loaded strictly), such as the one
     ``vidlearn.superres.fnet_pretrain.pretrain_fnet`` (``vidlearn superres pretrain-fnet``) writes;
     ``srnet_weights`` initialises FRVSR's SRNet from a per-frame SISR checkpoint of the same size
-    (:func:`vidlearn.superres.training.load_srnet_from_sisr`).
+    (:func:`vidlearn.superres.training.load_srnet_from_sisr`); ``freeze_fnet`` keeps FRVSR's FNet fixed (no
+    gradient, not in the optimiser), as for an FNet pre-trained towards a classical flow: trained jointly on a
+    short budget it drifts from its teacher (``configs/superres/frvsr/README.md``).
     """
 
     name: str = "frvsr_10_128"
@@ -48,6 +50,7 @@ class ModelConfig:
     weights: str | None = None
     fnet_weights: str | None = None
     srnet_weights: str | None = None
+    freeze_fnet: bool = False
 
 
 @dataclass

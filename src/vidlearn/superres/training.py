@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from vidlearn.engine import distributed as dist_utils
+from vidlearn.engine.config import ConfigError
 from vidlearn.engine.seeding import seed_everything
 from vidlearn.engine.trainer import Callback
 from vidlearn.superres.data import SRClipDataset, clip_sources
@@ -85,7 +86,8 @@ def model_metadata(cfg: SuperresConfig) -> dict[str, Any]:
 
 def build_model(cfg: SuperresConfig) -> nn.Module:
     """The recipe's registered model at the degradation's scale (initialised from ``model.weights`` if set, its
-    FNet from ``model.fnet_weights``)."""
+    FNet from ``model.fnet_weights``, its SRNet from ``model.srnet_weights``; FNet's parameters without gradient
+    when ``model.freeze_fnet``, so the optimiser leaves them out)."""
     from vidlearn.models import create
 
     model = create(cfg.model.name, scale=cfg.data.degradation.scale, weights=cfg.model.weights, **cfg.model.kwargs)
@@ -93,6 +95,14 @@ def build_model(cfg: SuperresConfig) -> nn.Module:
         load_fnet(model, cfg.model.fnet_weights)
     if cfg.model.srnet_weights:
         load_srnet_from_sisr(model, cfg.model.srnet_weights)
+    if cfg.model.freeze_fnet:
+        fnet = getattr(model, "fnet", None)
+        if fnet is None:
+            raise ConfigError(f"model.freeze_fnet needs a model with an FNet (FRVSR), not {cfg.model.name}")
+        if not (cfg.model.fnet_weights or cfg.model.weights):
+            raise ConfigError("model.freeze_fnet would keep a randomly initialised FNet: set model.fnet_weights "
+                              "(or model.weights)")
+        fnet.requires_grad_(False)
     return model
 
 

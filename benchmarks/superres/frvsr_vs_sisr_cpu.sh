@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# FRVSR against the per-frame SISR of the same size, each given the same wall time on the whole machine
+# (30 minutes by default), scored on three real clips neither trained on. configs/superres/frvsr/README.md
+# has the measured table.
+#
+#   bash benchmarks/superres/frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|both] [SECONDS]
+#
+# frvsr, phase 1, two processes side by side (one core each): FNet (width 16, 4 px bound) trained on known
+#   motion and then distilled from OpenCV's DIS flow on the training clips; SISR 3-32 on 64x64 crops, stopped
+#   when FNet is done. Phase 2, for the rest of the time: FRVSR 3-32 on 128x128 crops, its SRNet started from
+#   the SISR (model.srnet_weights) and FNet kept fixed (model.freeze_fnet).
+# sisr: SISR 3-32 on 64x64 crops for as long as the frvsr run's phase 1 took (read from OUT/frvsr/times.txt,
+#   else 616 s), then on 128x128 crops for the rest; both phases on the whole machine.
+# Training data: synthetic scenes and six clips of the shared test material; held out: oneperson.mp4,
+# v_Punch_g03_c01.avi and realshort.mp4 (first 30 frames each, BD x4, vid4 protocol).
+# Run on an otherwise idle machine, one mode at a time ("both" runs frvsr, then sisr).
+set -euo pipefail
+
+OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|both] [SECONDS]}
+MODE=${2:-both}
+BUDGET=${3:-1800}
+C=${VIDLEARN_CLIPS:-../shared/data/clips}
+VIDLEARN=${VIDLEARN:-vidlearn}
+RECIPES=configs/superres/frvsr
+TRAIN_CLIPS=(imageio_binaries/cockatoo.mp4 mmaction2/demo_demo.mp4 mmaction2/tests_data_test.mp4
+             mmaction2/demo_test_video_structuralize.mp4 mmaction2/tests_data_test.avi ucf101_c3d_keras/v_Biking_g05_c02.avi)
+TEST_CLIPS="$C/opentracker/oneperson.mp4,$C/ucf101_c3d_keras/v_Punch_g03_c01.avi,$C/imageio_binaries/realshort.mp4"
+SOURCES="synthetic,synthetic"
+TEACHER=(synthetic)
+for clip in "${TRAIN_CLIPS[@]}"; do SOURCES="$SOURCES,$C/$clip"; TEACHER+=("$C/$clip"); done
+COMMON=("data.train_sources=[$SOURCES]" train.max_steps=1000000 train.max_epochs=100000 train.progress_bar=false)
+
+latest() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
+
+evaluate() {  # evaluate RECIPE CHECKPOINT OUT_DIR [overrides]
+  local recipe=$1 checkpoint=$2 out=$3; shift 3
+  "$VIDLEARN" evaluate "$RECIPES/$recipe" --checkpoint "$checkpoint" --out "$out" \
+    "evaluate.sources=[$TEST_CLIPS]" evaluate.max_frames=30 "$@"
+}
+
+run_frvsr() {
+  local dir=$OUT/frvsr start phase1
+  mkdir -p "$dir"
+  start=$(date +%s)
+  (
+    export OMP_NUM_THREADS=1
+    taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet_known.pt" --width 16 --max-flow 4 --steps 2000 \
+      --overwrite > "$dir/fnet_known.log" 2>&1
+    taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet.pt" --width 16 --max-flow 4 --init "$dir/fnet_known.pt" \
+      --teacher-sources "${TEACHER[@]}" --overwrite > "$dir/fnet_distill.log" 2>&1
+  ) &
+  local fnet_pid=$!
+  OMP_NUM_THREADS=1 taskset -c 1 "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
+    --work-dir "$dir/sisr" --no-eval "${COMMON[@]}" data.crop_size=64 > "$dir/sisr.log" 2>&1 &
+  local sisr_pid=$!
+  wait "$fnet_pid"
+  kill -TERM "$sisr_pid"; wait "$sisr_pid" || true  # the engine saves a checkpoint on SIGTERM
+  phase1=$(( $(date +%s) - start ))
+  echo "phase1 $phase1" > "$dir/times.txt"
+  OMP_NUM_THREADS=2 timeout -s TERM $(( BUDGET - phase1 )) "$VIDLEARN" train \
+    "$RECIPES/frvsr_3-32-fnet16_synthetic_bd-x4_10x128_cpu.yaml" --work-dir "$dir/frvsr" --no-eval "${COMMON[@]}" \
+    model.fnet_weights="$dir/fnet.pt" model.srnet_weights="$(latest "$dir/sisr")" > "$dir/frvsr.log" 2>&1 || true
+  echo "total $(( $(date +%s) - start ))" >> "$dir/times.txt"
+  evaluate frvsr_3-32-fnet16_synthetic_bd-x4_10x128_cpu.yaml "$(latest "$dir/frvsr")" "$dir/eval"
+}
+
+run_sisr() {
+  local dir=$OUT/sisr start phase1=616
+  mkdir -p "$dir"
+  if [[ -f $OUT/frvsr/times.txt ]]; then phase1=$(awk '$1 == "phase1" {print $2}' "$OUT/frvsr/times.txt"); fi
+  start=$(date +%s)
+  OMP_NUM_THREADS=2 timeout -s TERM "$phase1" "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
+    --work-dir "$dir/sisr64" --no-eval "${COMMON[@]}" data.crop_size=64 > "$dir/sisr64.log" 2>&1 || true
+  local used=$(( $(date +%s) - start ))
+  echo "phase1 $used" > "$dir/times.txt"
+  OMP_NUM_THREADS=2 timeout -s TERM $(( BUDGET - used )) "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
+    --work-dir "$dir/sisr128" --no-eval "${COMMON[@]}" data.crop_size=128 model.weights="$(latest "$dir/sisr64")" \
+    > "$dir/sisr128.log" 2>&1 || true
+  echo "total $(( $(date +%s) - start ))" >> "$dir/times.txt"
+  evaluate sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml "$(latest "$dir/sisr128")" "$dir/eval"
+}
+
+case $MODE in
+  frvsr) run_frvsr ;;
+  sisr) run_sisr ;;
+  both) run_frvsr; run_sisr ;;
+  *) echo "frvsr_vs_sisr_cpu.sh: mode must be frvsr, sisr or both, not '$MODE'" >&2; exit 2 ;;
+esac
