@@ -13,7 +13,8 @@
 #   else 616 s), then on 128x128 crops for the rest; both phases on the whole machine.
 # Training data: synthetic scenes and six clips of the shared test material; held out: oneperson.mp4,
 # v_Punch_g03_c01.avi and realshort.mp4 (first 30 frames each, BD x4, vid4 protocol).
-# Run on an otherwise idle machine, one mode at a time ("both" runs frvsr, then sisr).
+# Run on an otherwise idle machine, one mode at a time ("both" runs frvsr, then sisr). FNET_KNOWN_STEPS and
+# FNET_DISTILL_STEPS (2000 and 3000) shorten FNet's pre-training for a quick trial of the script.
 set -euo pipefail
 
 OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|both] [SECONDS]}
@@ -21,6 +22,8 @@ MODE=${2:-both}
 BUDGET=${3:-1800}
 C=${VIDLEARN_CLIPS:-../shared/data/clips}
 VIDLEARN=${VIDLEARN:-vidlearn}
+FNET_KNOWN_STEPS=${FNET_KNOWN_STEPS:-2000}
+FNET_DISTILL_STEPS=${FNET_DISTILL_STEPS:-3000}
 RECIPES=configs/superres/frvsr
 TRAIN_CLIPS=(imageio_binaries/cockatoo.mp4 mmaction2/demo_demo.mp4 mmaction2/tests_data_test.mp4
              mmaction2/demo_test_video_structuralize.mp4 mmaction2/tests_data_test.avi ucf101_c3d_keras/v_Biking_g05_c02.avi)
@@ -44,10 +47,10 @@ run_frvsr() {
   start=$(date +%s)
   (
     export OMP_NUM_THREADS=1
-    taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet_known.pt" --width 16 --max-flow 4 --steps 2000 \
-      --overwrite > "$dir/fnet_known.log" 2>&1
+    taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet_known.pt" --width 16 --max-flow 4 \
+      --steps "$FNET_KNOWN_STEPS" --overwrite > "$dir/fnet_known.log" 2>&1
     taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet.pt" --width 16 --max-flow 4 --init "$dir/fnet_known.pt" \
-      --teacher-sources "${TEACHER[@]}" --overwrite > "$dir/fnet_distill.log" 2>&1
+      --steps "$FNET_DISTILL_STEPS" --teacher-sources "${TEACHER[@]}" --overwrite > "$dir/fnet_distill.log" 2>&1
   ) &
   local fnet_pid=$!
   OMP_NUM_THREADS=1 taskset -c 1 "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
