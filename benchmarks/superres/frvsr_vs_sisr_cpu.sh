@@ -3,7 +3,7 @@
 # (30 minutes by default), scored on three real clips neither trained on. configs/superres/frvsr/README.md
 # has the measured table.
 #
-#   bash benchmarks/superres/frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|both] [SECONDS]
+#   bash benchmarks/superres/frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|sisr64|all] [SECONDS]
 #
 # frvsr, phase 1, two processes side by side (one core each): FNet (width 16, 4 px bound) trained on known
 #   motion and then distilled from OpenCV's DIS flow on the training clips; SISR 3-32 on 64x64 crops, stopped
@@ -11,14 +11,15 @@
 #   the SISR (model.srnet_weights) and FNet kept fixed (model.freeze_fnet).
 # sisr: SISR 3-32 on 64x64 crops for as long as the frvsr run's phase 1 took (read from OUT/frvsr/times.txt,
 #   else 616 s), then on 128x128 crops for the rest; both phases on the whole machine.
+# sisr64: SISR 3-32 on 64x64 crops for the whole time, on the whole machine.
 # Training data: synthetic scenes and six clips of the shared test material; held out: oneperson.mp4,
 # v_Punch_g03_c01.avi and realshort.mp4 (first 30 frames each, BD x4, vid4 protocol).
-# Run on an otherwise idle machine, one mode at a time ("both" runs frvsr, then sisr). FNET_KNOWN_STEPS and
+# Run on an otherwise idle machine, one mode at a time ("all" runs the three in turn). FNET_KNOWN_STEPS and
 # FNET_DISTILL_STEPS (2000 and 3000) shorten FNet's pre-training for a quick trial of the script.
 set -euo pipefail
 
-OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|both] [SECONDS]}
-MODE=${2:-both}
+OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|sisr64|all] [SECONDS]}
+MODE=${2:-all}
 BUDGET=${3:-1800}
 C=${VIDLEARN_CLIPS:-../shared/data/clips}
 VIDLEARN=${VIDLEARN:-vidlearn}
@@ -83,9 +84,18 @@ run_sisr() {
   evaluate sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml "$(latest "$dir/sisr128")" "$dir/eval"
 }
 
+run_sisr64() {
+  local dir=$OUT/sisr64
+  mkdir -p "$dir"
+  OMP_NUM_THREADS=2 timeout -s TERM "$BUDGET" "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
+    --work-dir "$dir/sisr" --no-eval "${COMMON[@]}" data.crop_size=64 > "$dir/sisr.log" 2>&1 || true
+  evaluate sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml "$(latest "$dir/sisr")" "$dir/eval"
+}
+
 case $MODE in
   frvsr) run_frvsr ;;
   sisr) run_sisr ;;
-  both) run_frvsr; run_sisr ;;
-  *) echo "frvsr_vs_sisr_cpu.sh: mode must be frvsr, sisr or both, not '$MODE'" >&2; exit 2 ;;
+  sisr64) run_sisr64 ;;
+  all) run_frvsr; run_sisr; run_sisr64 ;;
+  *) echo "frvsr_vs_sisr_cpu.sh: mode must be frvsr, sisr, sisr64 or all, not '$MODE'" >&2; exit 2 ;;
 esac
