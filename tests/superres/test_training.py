@@ -129,6 +129,7 @@ def test_train_resume_and_evaluate_from_the_command_line(tmp_path: Path, capsys:
 
 def test_freeze_fnet_keeps_a_pretrained_fnet_fixed_while_srnet_trains(tmp_path: Path) -> None:
     from vidlearn.engine.config import ConfigError
+    from vidlearn.engine.seeding import seed_everything
 
     recipe = REPO / "configs" / "superres" / "frvsr" / "frvsr_3-32_synthetic_bd-x4_10x96_cpu.yaml"
     torch.manual_seed(3)
@@ -146,7 +147,9 @@ def test_freeze_fnet_keeps_a_pretrained_fnet_fixed_while_srnet_trains(tmp_path: 
     trained = read_checkpoint(work / "model.safetensors")
     for key, value in fnet.state_dict().items():
         assert torch.equal(trained[f"fnet.{key}"], value), key
+    seed_everything(0)  # the recipe's train.seed: the SRNet training started from
     start = build_model(load_recipe(recipe, frozen))
+    assert all(torch.equal(trained[f"fnet.{key}"], value) for key, value in start.fnet.state_dict().items())
     assert any(not torch.equal(trained[f"srnet.{key}"], value) for key, value in start.srnet.state_dict().items())
     with pytest.raises(ConfigError, match=r"model\.freeze_fnet needs a model with an FNet \(FRVSR\), not sisr_3_64"):
         build_model(load_recipe(recipe, ["model.name=sisr_3_64", "model.kwargs={num_filters: 8}",
