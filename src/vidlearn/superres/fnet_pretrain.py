@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vidlearn.superres.degrade import Degradation
+from vidlearn.superres.degrade import Degradation, crop_to_multiple
 from vidlearn.superres.models.fnet import FNet
 from vidlearn.superres.models.warp import backward_warp
 
@@ -190,8 +190,7 @@ def teacher_pairs(
         chunks = []
         for begin in range(0, count, 8):  # 8 HR frames at a time bound the memory of large frames
             hr = to_float_frames(frames.get(range(begin, min(count, begin + 8))))
-            height, width = hr.shape[-2:]
-            chunks.append(degradation(hr[..., :height - height % scale, :width - width % scale]).clamp(0.0, 1.0))
+            chunks.append(degradation(crop_to_multiple(hr, scale)).clamp(0.0, 1.0))
         lr = torch.cat(chunks)
         if min(lr.shape[-2:]) < crop:
             raise ValueError(f"{source.path}: LR frames of {lr.shape[-1]}x{lr.shape[-2]} are smaller than the "
