@@ -10,7 +10,7 @@
 #   when FNet is done. Phase 2, for the rest of the time: FRVSR 3-32 on 128x128 crops, its SRNet started from
 #   the SISR (model.srnet_weights) and FNet kept fixed (model.freeze_fnet).
 # sisr: SISR 3-32 on 64x64 crops for as long as the frvsr run's phase 1 took (read from OUT/frvsr/times.txt,
-#   else 616 s), then on 128x128 crops for the rest; both phases on the whole machine.
+#   else the measured run's 616 s of 1800), then on 128x128 crops for the rest; both phases on the whole machine.
 # sisr64: SISR 3-32 on 64x64 crops for the whole time, on the whole machine.
 # Training data: synthetic scenes and six clips of the shared test material; held out: oneperson.mp4,
 # v_Punch_g03_c01.avi and realshort.mp4 (first 30 frames each, BD x4, vid4 protocol).
@@ -42,6 +42,12 @@ evaluate() {  # evaluate RECIPE CHECKPOINT OUT_DIR [overrides]
     "evaluate.sources=[$TEST_CLIPS]" evaluate.max_frames=30 "$@"
 }
 
+sisr_for() {  # sisr_for SECONDS WORK_DIR CROP [overrides]: SISR 3-32 on both cores, stopped after SECONDS
+  local seconds=$1 work=$2 crop=$3; shift 3
+  OMP_NUM_THREADS=2 timeout -s TERM "$seconds" "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
+    --work-dir "$work" --no-eval "${COMMON[@]}" data.crop_size="$crop" "$@" > "$work.log" 2>&1 || true
+}
+
 run_frvsr() {
   local dir=$OUT/frvsr start phase1
   mkdir -p "$dir"
@@ -69,17 +75,14 @@ run_frvsr() {
 }
 
 run_sisr() {
-  local dir=$OUT/sisr start phase1=616
+  local dir=$OUT/sisr start phase1=$(( BUDGET * 616 / 1800 ))
   mkdir -p "$dir"
   if [[ -f $OUT/frvsr/times.txt ]]; then phase1=$(awk '$1 == "phase1" {print $2}' "$OUT/frvsr/times.txt"); fi
   start=$(date +%s)
-  OMP_NUM_THREADS=2 timeout -s TERM "$phase1" "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
-    --work-dir "$dir/sisr64" --no-eval "${COMMON[@]}" data.crop_size=64 > "$dir/sisr64.log" 2>&1 || true
+  sisr_for "$phase1" "$dir/sisr64" 64
   local used=$(( $(date +%s) - start ))
   echo "phase1 $used" > "$dir/times.txt"
-  OMP_NUM_THREADS=2 timeout -s TERM $(( BUDGET - used )) "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
-    --work-dir "$dir/sisr128" --no-eval "${COMMON[@]}" data.crop_size=128 model.weights="$(latest "$dir/sisr64")" \
-    > "$dir/sisr128.log" 2>&1 || true
+  sisr_for $(( BUDGET - used )) "$dir/sisr128" 128 model.weights="$(latest "$dir/sisr64")"
   echo "total $(( $(date +%s) - start ))" >> "$dir/times.txt"
   evaluate sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml "$(latest "$dir/sisr128")" "$dir/eval"
 }
@@ -87,8 +90,7 @@ run_sisr() {
 run_sisr64() {
   local dir=$OUT/sisr64
   mkdir -p "$dir"
-  OMP_NUM_THREADS=2 timeout -s TERM "$BUDGET" "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \
-    --work-dir "$dir/sisr" --no-eval "${COMMON[@]}" data.crop_size=64 > "$dir/sisr.log" 2>&1 || true
+  sisr_for "$BUDGET" "$dir/sisr" 64
   evaluate sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml "$(latest "$dir/sisr")" "$dir/eval"
 }
 
