@@ -1,4 +1,5 @@
-"""The single-object trackers' networks answer the zoo's contract: GOTURN (goturn, goturn_alexnet) and ROLO.
+"""The single-object trackers' networks answer the zoo's contract: GOTURN (goturn, goturn_alexnet,
+goturn_nanotrack) and ROLO.
 
 For each: the paper-sized model (on the meta device) has the parameter count worked out from the paper and
 the authors' Caffe prototxt / TensorFlow code; the CPU-sized variant (``ModelInfo.small_kwargs``) maps its
@@ -31,12 +32,17 @@ ALEXNET_CONV = (64 * 3 * 11 * 11 + 64) + (192 * 64 * 5 * 5 + 192) + (384 * 192 *
     256 * 256 * 9 + 256)
 # fc6-new (2 x 256 x 6 x 6 -> 4096), fc7-new, fc7-newb (4096 -> 4096), fc8-shapes (4096 -> 4).
 GOTURN_HEAD = (2 * 9216 * 4096 + 4096) + 2 * (4096 * 4096 + 4096) + (4096 * 4 + 4)
+# NanoTrack-v2's backbone: the float weights of nanotrack_backbone_sim.onnx (batch norms folded into the
+# convolutions' biases); its 127x127 crops give 48 x 8 x 8 features, so fc6 takes 2 x 3072.
+NANOTRACK_BACKBONE = 188_208
+GOTURN_NANOTRACK_HEAD = (2 * 3072 * 4096 + 4096) + 2 * (4096 * 4096 + 4096) + (4096 * 4 + 4)
 # ROLO: one LSTM whose hidden size is its input size, 4096 YOLO features + 6 detection numbers. TensorFlow's
 # LSTMCell: kernel (in + hidden) x 4 hidden + one bias of 4 hidden; PyTorch keeps a second bias.
 ROLO_TF = (4102 + 4102) * 4 * 4102 + 4 * 4102
 ZOO = {
     "goturn": CAFFENET_CONV + GOTURN_HEAD,
     "goturn_alexnet": ALEXNET_CONV + GOTURN_HEAD,
+    "goturn_nanotrack": NANOTRACK_BACKBONE + GOTURN_NANOTRACK_HEAD,
     "rolo": ROLO_TF + 4 * 4102,
 }
 SOT_MODELS = sorted(ZOO)
@@ -141,3 +147,43 @@ def test_frozen_backbone_gets_no_gradient() -> None:
     model(crops, crops).sum().backward()
     assert all(p.grad is None for p in model.tower.parameters())
     assert all(p.grad is not None for p in model.head.parameters())
+
+
+def nanotrack_file(shared_data: Path, name: str = "nanotrack_backbone_sim.onnx") -> Path:
+    path = shared_data / "weights" / "nanotrack_v2_onnx" / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not there")
+    return path
+
+
+@pytest.mark.shared_data
+def test_nanotrack_backbone_loads_the_published_onnx_file_and_computes_as_onnxruntime(shared_data: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="the reference needs onnxruntime (the onnx extra)")
+    path = nanotrack_file(shared_data)
+    model = Goturn(backbone="nanotrack", input_size=127, fc_dim=8)
+    model.load_backbone(path)
+    assert sum(p.numel() for p in model.tower.parameters()) == NANOTRACK_BACKBONE
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 255, 255, generator=generator) * 255  # the file's input: BGR pixels, 0-255
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (reference,) = session.run(None, {"input": image.numpy()})
+    with torch.no_grad():
+        ours = model.tower.eval()(image)
+    assert tuple(ours.shape) == (1, 48, 16, 16)
+    torch.testing.assert_close(ours, torch.from_numpy(reference), atol=1e-4, rtol=1e-4)
+    # GOTURN feeds the tower RGB crops in [0, 1]: normalise() turns them into the file's BGR 0-255.
+    rgb = torch.rand(2, 3, 127, 127, generator=generator)
+    torch.testing.assert_close(model.normalise(rgb), rgb.flip(1) * 255)
+
+
+@pytest.mark.shared_data
+def test_nanotrack_backbone_refuses_another_file_naming_it(shared_data: Path, tmp_path: Path) -> None:
+    head = nanotrack_file(shared_data, "nanotrack_head_sim.onnx")
+    with pytest.raises(CheckpointLoadError, match=r"nanotrack_head_sim\.onnx: convolution .* has no place"):
+        Goturn(backbone="nanotrack", input_size=127, fc_dim=8).load_backbone(head)
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(nanotrack_file(shared_data).read_bytes()[:5000])
+    with pytest.raises(CheckpointLoadError, match=r"cut\.onnx: not a readable ONNX model"):
+        Goturn(backbone="nanotrack", input_size=127, fc_dim=8).load_backbone(cut)
+    with pytest.raises(ValueError, match="this GOTURN has the small tower"):
+        Goturn(backbone="small", input_size=64, fc_dim=8).load_backbone(head)

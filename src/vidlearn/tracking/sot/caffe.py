@@ -20,7 +20,7 @@ BGR, 0-255, mean pixel ``104, 117, 123`` subtracted (the model's ``input_format=
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,8 @@ import torch
 from torch import nn
 
 from vidlearn.models import CheckpointLayout, CheckpointLoadError, register_layout, register_reader
+from vidlearn.utils.protobuf import fields as _fields
+from vidlearn.utils.protobuf import packed_ints as _packed_ints
 
 __all__ = ["CAFFE_NAMES", "convert_goturn_caffe", "read_caffemodel"]
 
@@ -36,47 +38,6 @@ CAFFE_NAMES = {
     "tower.0": "conv1", "tower.4": "conv2", "tower.8": "conv3", "tower.10": "conv4", "tower.12": "conv5",
     "head.0": "fc6-new", "head.3": "fc7-new", "head.6": "fc7-newb", "head.9": "fc8-shapes",
 }
-
-
-def _varint(data: memoryview, position: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
-
-
-def _fields(data: memoryview) -> Iterator[tuple[int, int, object]]:
-    """``(field number, wire type, value)`` of one message: ints for varints, memoryviews for the rest."""
-    position, end = 0, len(data)
-    while position < end:
-        key, position = _varint(data, position)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, position = _varint(data, position)
-        elif wire == 1:
-            value, position = data[position:position + 8], position + 8
-        elif wire == 2:
-            length, position = _varint(data, position)
-            value, position = data[position:position + length], position + length
-        elif wire == 5:
-            value, position = data[position:position + 4], position + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire} (field {number}) at byte {position}")
-        yield number, wire, value
-
-
-def _packed_ints(value: object, wire: int) -> list[int]:
-    if wire == 0:
-        return [int(value)]  # type: ignore[arg-type]
-    view, out, position = value, [], 0  # type: ignore[assignment]
-    while position < len(view):  # type: ignore[arg-type]
-        number, position = _varint(view, position)  # type: ignore[arg-type]
-        out.append(number)
-    return out
 
 
 def _blob(data: memoryview) -> torch.Tensor:

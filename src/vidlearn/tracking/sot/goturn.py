@@ -18,7 +18,10 @@ normalisation, as the paper) or torchvision's AlexNet (``backbone="alexnet"``: 6
 LRN), whose ImageNet weights load with :meth:`Goturn.load_backbone` (the paper initialises the tower from
 ImageNet and does not fine-tune it: ``freeze_backbone``). ``backbone="small"`` is a CPU-sized tower for
 demos and tests (same data flow). Crops come in as RGB in [0, 1]; the model normalises them the way its
-weights expect (``input_format``: torchvision's ImageNet mean/std, or Caffe's BGR 0-255 minus the mean).
+weights expect (``input_format``: torchvision's ImageNet mean/std, Caffe's BGR 0-255 minus the mean, or
+NanoTrack's plain BGR 0-255). ``backbone="nanotrack"`` (model ``goturn_nanotrack``) is NanoTrack-v2's
+MobileNetV3 backbone, a tracking-trained tower that loads from its published ONNX file
+(:meth:`Goturn.load_backbone`): a stand-in for the paper's ImageNet tower where no ImageNet file is at hand.
 
 Parameters (``backbone="caffenet"``, 227x227): tower 2,334,080, head 109,080,580, total 111,414,660.
 The published Caffe model (``tracker.prototxt``) stores the tower twice (``conv1..5`` and
@@ -47,6 +50,7 @@ __all__ = [
     "crop_regions",
     "goturn",
     "goturn_alexnet",
+    "goturn_nanotrack",
     "image_to_region",
     "make_tower",
     "region_to_image",
@@ -65,7 +69,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Parameters of the paper-sized network with one shared CaffeNet tower (see the module docstring).
 PAPER_PARAMETERS = 111_414_660
 
-BACKBONES = ("caffenet", "alexnet", "small")
+BACKBONES = ("caffenet", "alexnet", "nanotrack", "small")
 
 
 def make_tower(backbone: str, width: int = 16) -> tuple[nn.Sequential, int]:
@@ -74,6 +78,7 @@ def make_tower(backbone: str, width: int = 16) -> tuple[nn.Sequential, int]:
     ``caffenet``: conv1 96 11x11/4 -> ReLU -> max 3/2 -> LRN -> conv2 256 5x5 g2 -> ReLU -> max 3/2 -> LRN
     -> conv3 384 3x3 -> ReLU -> conv4 384 3x3 g2 -> ReLU -> conv5 256 3x3 g2 -> ReLU -> max 3/2
     (227 -> 6). ``alexnet``: torchvision's ``features`` with the same indices as its state dict (224/227 -> 6).
+    ``nanotrack``: NanoTrack-v2's MobileNetV3 backbone, 48 channels at stride 16 (127 -> 8; :mod:`.nanotrack`).
     ``small``: conv 5x5/2 ``width`` -> BN -> ReLU -> max 2 -> conv 3x3 ``2 width`` -> BN -> ReLU -> max 2 -> conv 3x3
     ``4 width`` -> BN -> ReLU -> max 2 (64 -> 4).
     """
@@ -99,6 +104,11 @@ def make_tower(backbone: str, width: int = 16) -> tuple[nn.Sequential, int]:
             nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
         )
         return layers, 256
+    if backbone == "nanotrack":
+        from vidlearn.tracking.sot.nanotrack import NanoTrackBackbone
+
+        tower = NanoTrackBackbone()
+        return tower, tower.out_channels
     if backbone == "small":
         # Batch norm after each convolution: trained from scratch in a minute, the tower needs it.
         layers = nn.Sequential(
@@ -166,14 +176,15 @@ class Goturn(nn.Module):
         fc_dim: width of the three fully connected layers (4096).
         dropout: dropout after each of them (0.5, CaffeNet's).
         width: first-layer channels of the ``small`` tower.
-        input_format: ``torchvision`` (RGB, ImageNet mean/std) or ``caffe`` (BGR, 0-255, mean pixel subtracted);
-            defaults to ``caffe`` for ``caffenet`` and ``torchvision`` otherwise.
+        input_format: ``torchvision`` (RGB, ImageNet mean/std), ``caffe`` (BGR, 0-255, mean pixel subtracted)
+            or ``bgr255`` (BGR, 0-255: NanoTrack's); defaults to ``caffe`` for ``caffenet``, ``bgr255`` for
+            ``nanotrack`` and ``torchvision`` otherwise.
         freeze_backbone: do not train the tower (the paper keeps the ImageNet convolutions fixed).
     """
 
     def __init__(
         self, *, backbone: str = "caffenet", input_size: int = 227, fc_dim: int = 4096, dropout: float = 0.5,
-        width: int = 16, input_format: Literal["torchvision", "caffe"] | None = None, freeze_backbone: bool = False,
+        width: int = 16, input_format: Literal["torchvision", "caffe", "bgr255"] | None = None, freeze_backbone: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -190,14 +201,16 @@ class Goturn(nn.Module):
             nn.Linear(fc_dim, fc_dim), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(fc_dim, 4),
         )
-        self.input_format = input_format or ("caffe" if backbone == "caffenet" else "torchvision")
+        self.input_format = input_format or {"caffenet": "caffe", "nanotrack": "bgr255"}.get(backbone, "torchvision")
         if self.input_format == "caffe":
             mean = torch.tensor(CAFFE_MEAN_BGR[::-1]) / 255.0  # as RGB in [0, 1]
             std = torch.full((3,), 1.0 / 255.0)
         elif self.input_format == "torchvision":
             mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        elif self.input_format == "bgr255":
+            mean, std = torch.zeros(3), torch.full((3,), 1.0 / 255.0)
         else:
-            raise ValueError(f"input_format must be 'torchvision' or 'caffe', got {input_format!r}")
+            raise ValueError(f"input_format must be 'torchvision', 'caffe' or 'bgr255', got {input_format!r}")
         # Not saved with the weights: the normalisation belongs to the input format, not to training.
         self.register_buffer("pixel_mean", mean.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", std.view(1, 3, 1, 1), persistent=False)
@@ -207,14 +220,14 @@ class Goturn(nn.Module):
                 last = module.out_features == 4
                 nn.init.normal_(module.weight, std=0.01 if last else 0.005)
                 nn.init.constant_(module.bias, 0.0 if last else 1.0)
-        if backbone == "small":
-            for module in self.tower:
+        if backbone in ("small", "nanotrack"):  # (NanoTrack's tower is meant to load its weights: He until then)
+            for module in self.tower.modules():
                 if isinstance(module, nn.Conv2d):
                     nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                     nn.init.zeros_(module.bias)
             for module in self.head:
                 if isinstance(module, nn.Linear) and module.out_features != 4:
-                    # From scratch, He initialisation trains the small head in seconds; Caffe's 0.005 does not.
+                    # With Adam, He initialisation trains these heads in minutes; Caffe's 0.005 (for SGD) does not.
                     nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                     nn.init.zeros_(module.bias)
         self.freeze_backbone(freeze_backbone)
@@ -227,7 +240,7 @@ class Goturn(nn.Module):
     def normalise(self, crops: torch.Tensor) -> torch.Tensor:
         """RGB crops in [0, 1] ``(B, 3, S, S)`` -> the tower's input (channel order and scale of the weights)."""
         x = (crops - self.pixel_mean) / self.pixel_std
-        return x.flip(1) if self.input_format == "caffe" else x
+        return x.flip(1) if self.input_format in ("caffe", "bgr255") else x
 
     def features(self, crops: torch.Tensor) -> torch.Tensor:
         """``(B, 3, S, S)`` RGB crops in [0, 1] -> ``(B, feature_dim)`` flattened tower output."""
@@ -245,15 +258,22 @@ class Goturn(nn.Module):
         return self.head(torch.cat([target, region], dim=1))
 
     def load_backbone(self, path: str | Path) -> None:
-        """Load ImageNet weights of the tower from a torchvision AlexNet state dict (``alexnet-owt-*.pth``).
+        """Load the tower's pretrained weights: ImageNet weights from a torchvision AlexNet state dict
+        (``alexnet-owt-*.pth``) into the ``alexnet`` tower, or NanoTrack-v2's ``nanotrack_backbone_sim.onnx``
+        into the ``nanotrack`` tower.
 
-        Strict: every ``features.*`` tensor of the tower must be in the file with its shape; the file's
+        Strict: every tensor of the tower must be in the file with its shape; an AlexNet file's
         ``classifier.*`` (ImageNet's head) is not used; any other key is an error naming it.
         """
-        if self.backbone != "alexnet":
-            raise ValueError(f"load_backbone reads torchvision AlexNet weights; this GOTURN has the {self.backbone} "
-                             f"tower (create it with backbone='alexnet')")
         path = Path(path)
+        if self.backbone == "nanotrack":
+            from vidlearn.tracking.sot.nanotrack import read_nanotrack_backbone
+
+            self.tower.load_state_dict(read_nanotrack_backbone(path, self.tower), strict=True)  # type: ignore[arg-type]
+            return
+        if self.backbone != "alexnet":
+            raise ValueError(f"load_backbone reads torchvision AlexNet or NanoTrack-v2 weights; this GOTURN has the "
+                             f"{self.backbone} tower (create it with backbone='alexnet' or 'nanotrack')")
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict):
             raise CheckpointLoadError(f"{path}: expected a state dict, got {type(state).__name__}")
@@ -294,3 +314,17 @@ def goturn(**kwargs: object) -> Goturn:
 def goturn_alexnet(**kwargs: object) -> Goturn:
     """GOTURN with torchvision AlexNet towers (ImageNet weights via ``Goturn.load_backbone``)."""
     return Goturn(**{"backbone": "alexnet", **kwargs})  # type: ignore[arg-type]
+
+
+@register_model(
+    "goturn_nanotrack",
+    paper=PAPER,
+    input_shape=((3, 127, 127), (3, 127, 127)),
+    small_input_shape=((3, 64, 64), (3, 64, 64)),
+    small_kwargs={"input_size": 64, "fc_dim": 64, "input_format": "torchvision"},
+    family="goturn",
+)
+def goturn_nanotrack(**kwargs: object) -> Goturn:
+    """GOTURN with NanoTrack-v2's tracking-trained MobileNetV3 tower (weights via ``Goturn.load_backbone`` from
+    its ONNX file), 127x127 crops (``48 x 8 x 8`` features each)."""
+    return Goturn(**{"backbone": "nanotrack", "input_size": 127, **kwargs})  # type: ignore[arg-type]
