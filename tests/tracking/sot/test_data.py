@@ -17,6 +17,7 @@ from vidlearn.tracking.sot.data import (
     load_frames,
     sample_motion,
     simulated_detections,
+    still_image_boxes,
     synthetic_sequence,
     write_otb_sequence,
 )
@@ -104,3 +105,45 @@ def test_a_frame_that_does_not_decode_is_named(tmp_path: Path) -> None:
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(ValueError, match=r"0001\.jpg: cannot decode"):
         load_frames([bad])
+
+
+def test_still_image_boxes_cut_random_patches_of_real_frames(tmp_path: Path) -> None:
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 120, 160, 3), dtype=np.uint8)
+    for index, image in enumerate(images):
+        cv2.imwrite(str(folder / f"{index:04d}.png"), image[..., ::-1])
+    boxes = still_image_boxes([folder], frames_per_source=3, boxes_per_frame=40, short_side=60, seed=1)
+    assert len(boxes) == 3 * 40
+    # Frames 0, 2 and 4 (evenly spaced), each shrunk to a short side of 60 (80x60) by area averaging.
+    assert boxes[0].frames.shape == (1, 60, 80, 3) and boxes[40].name == "frames_00002_0"
+    expected = torch.from_numpy(images[2]).float().reshape(60, 2, 80, 2, 3).mean(dim=(1, 3)).round()
+    assert torch.equal(boxes[40].frames[0].float(), expected)
+    xyxy = np.concatenate([b.boxes for b in boxes])
+    w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+    assert (xyxy[:, :2] >= 0).all() and (xyxy[:, 2] <= 80).all() and (xyxy[:, 3] <= 60).all()
+    assert np.minimum(w, h).min() >= 0.06 * 60 - 1e-9 and np.minimum(w, h).max() <= 0.4 * 60 + 1e-9
+    assert (h / w).min() >= 1 / 3 - 1e-9 and (h / w).max() <= 3 + 1e-9 and (h > w).any() and (w > h).any()
+    # Each box is a one-frame sequence: GOTURN's still-image examples, the frame its own previous frame.
+    examples = GoturnExamples(boxes[:4], input_size=32, shifts_per_pair=2, still_images=True)
+    assert len(examples) == 4 * 2 and examples.index[0] == (0, 0, 0, 1)
+    with pytest.raises(ValueError, match=r"empty: no image files"):
+        (tmp_path / "empty").mkdir()
+        still_image_boxes([tmp_path / "empty"])
+
+
+@pytest.mark.shared_data
+def test_still_image_boxes_read_evenly_spaced_frames_of_a_video(shared_data: Path) -> None:
+    from vidlearn.video import VideoReader
+
+    clip = shared_data / "clips" / "ucf101_c3d_keras" / "v_Punch_g03_c01.avi"
+    if not clip.is_file():
+        pytest.skip(f"{clip} is not there")
+    boxes = still_image_boxes([clip], frames_per_source=3, boxes_per_frame=1, short_side=120)
+    reader = VideoReader(clip)
+    last = reader.num_frames - 1
+    assert [b.name for b in boxes] == [f"v_Punch_g03_c01_{i:05d}_0" for i in (0, round(last / 2), last)]
+    assert torch.equal(boxes[1].frames[0], reader.get_frames([round(last / 2)], size=120)[0])

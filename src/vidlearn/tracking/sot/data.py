@@ -48,6 +48,7 @@ __all__ = [
     "load_frames",
     "sample_motion",
     "simulated_detections",
+    "still_image_boxes",
     "synthetic_sequence",
     "synthetic_sequences",
     "write_otb_sequence",
@@ -123,6 +124,53 @@ def write_otb_sequence(sequence: BoxSequence, root: str | Path) -> Path:
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
     write_boxes(folder / "groundtruth_rect.txt", sequence.boxes)
     return folder
+
+
+def still_image_boxes(
+    sources: Sequence[str | Path], *, frames_per_source: int = 16, boxes_per_frame: int = 8, short_side: int = 240,
+    min_size: float = 0.06, max_size: float = 0.4, seed: int = 0,
+) -> list[BoxSequence]:
+    """GOTURN's still-image examples from real footage without annotations: random boxes on real frames.
+
+    ``frames_per_source`` frames, evenly spaced, are decoded from each video (or image folder) at
+    ``short_side`` pixels; each gets ``boxes_per_frame`` boxes whose shorter side is ``U(min_size, max_size)``
+    of the frame's short side and whose aspect (height / width) is log-uniform in ``[1/3, 3]``, inside the
+    frame. Each box is a one-frame :class:`BoxSequence`, so :class:`GoturnExamples` (``still_images=True``)
+    turns it into GOTURN's still-image examples: the frame is its own previous frame and the motion model
+    moves the search region. The box is any patch, not an object, so these examples teach the network to
+    find a region of real texture again, which boxes on synthetic shapes alone do not.
+    """
+    from vidlearn.video import VideoReader
+
+    rng = np.random.default_rng([seed, 11])
+    out: list[BoxSequence] = []
+    for source in sources:
+        source = Path(source)
+        if source.is_dir():
+            files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+            if not files:
+                raise ValueError(f"{source}: no image files (.jpg, .png, .bmp) for still images")
+            picks = np.unique(np.linspace(0, len(files) - 1, frames_per_source).round().astype(int))
+            frames = load_frames([files[i] for i in picks])
+            scale = short_side / min(frames.shape[1:3])
+            size = (round(frames.shape[1] * scale), round(frames.shape[2] * scale))
+            frames = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float(), size=size, mode="area",
+                                                     ).round().clamp(0, 255).byte().permute(0, 2, 3, 1).contiguous()
+        else:
+            reader = VideoReader(source)
+            picks = np.unique(np.linspace(0, reader.num_frames - 1, frames_per_source).round().astype(int))
+            frames = reader.get_frames(picks, size=short_side)
+        height, width = frames.shape[1:3]
+        for index, frame in zip(picks, frames):
+            for box in range(boxes_per_frame):
+                side = rng.uniform(min_size, max_size) * min(height, width)
+                aspect = math.exp(rng.uniform(-math.log(3.0), math.log(3.0)))
+                w, h = (side, side * aspect) if aspect >= 1 else (side / aspect, side)
+                w, h = min(w, width - 2.0), min(h, height - 2.0)
+                x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
+                out.append(BoxSequence(name=f"{source.stem}_{int(index):05d}_{box}", frames=frame[None],
+                                       boxes=np.array([[x, y, x + w, y + h]])))
+    return out
 
 
 def load_frames(paths: Sequence[str | Path]) -> torch.Tensor:

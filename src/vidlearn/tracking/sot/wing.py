@@ -37,6 +37,7 @@ from vidlearn.tracking.sot.data import (
     GoturnExamples,
     RoloWindows,
     simulated_detections,
+    still_image_boxes,
     synthetic_sequences,
     xyxy_to_fractions,
 )
@@ -62,8 +63,10 @@ __all__ = [
 
 @dataclass
 class SotModelSection:
-    """``name``: ``goturn`` (CaffeNet towers), ``goturn_alexnet`` or ``rolo``; ``kwargs`` go to its builder.
-    ``backbone_weights``: a torchvision AlexNet state dict for ``goturn_alexnet``'s towers (ImageNet)."""
+    """``name``: ``goturn`` (CaffeNet towers), ``goturn_alexnet``, ``goturn_nanotrack`` or ``rolo``; ``kwargs`` go
+    to its builder.
+    ``backbone_weights``: a torchvision AlexNet state dict for ``goturn_alexnet``'s towers (ImageNet), or
+    NanoTrack-v2's ``nanotrack_backbone_sim.onnx`` for ``goturn_nanotrack``'s."""
 
     name: str = "goturn"
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -87,7 +90,9 @@ class SyntheticSection:
 class SotDataSection:
     """Training and evaluation data. ``otb_train`` / ``otb_eval``: OTB-style roots (a sequence folder or a
     folder of them). GOTURN: ``shifts_per_pair`` moved copies per frame pair and per still image,
-    ``photometric`` colour changes (:class:`~.data.GoturnExamples`). ROLO:
+    ``photometric`` colour changes (:class:`~.data.GoturnExamples`); ``still_sources`` real videos or image
+    folders whose frames give still-image examples on ``still_boxes`` random boxes in each of ``still_frames``
+    frames (:func:`~.data.still_image_boxes`). ROLO:
     ``sequence_length`` frames per window, frame ``features`` (``grid`` or ``resnet18`` with
     ``feature_weights``), the simulated detector's ``detector_noise`` (box sizes) and ``detector_miss_rate``."""
 
@@ -99,6 +104,9 @@ class SotDataSection:
     shifts_per_pair: int = 10
     still_images: bool = True
     photometric: bool = False
+    still_sources: list[str] = field(default_factory=list)
+    still_frames: int = 16
+    still_boxes: int = 8
     sequence_length: int = 3
     features: Literal["grid", "resnet18"] = "grid"
     grid: int = 8
@@ -151,12 +159,15 @@ def _is_rolo(cfg: SotConfig) -> bool:
 
 
 def train_sequences(cfg: SotConfig) -> list[BoxSequence]:
-    """The training sequences: the synthetic ones, then every ``otb_train`` root's."""
+    """The training sequences: the synthetic ones, every ``otb_train`` root's, then the still images'."""
     s = cfg.data.synthetic
     sequences = synthetic_sequences(range(s.seed, s.seed + s.num_train), num_frames=s.num_frames,
                                     size=tuple(s.size), num_distractors=s.distractors)
     for root in cfg.data.otb_train:
         sequences += load_otb_sequences(root)
+    if cfg.data.still_sources:
+        sequences += still_image_boxes(cfg.data.still_sources, frames_per_source=cfg.data.still_frames,
+                                       boxes_per_frame=cfg.data.still_boxes, seed=cfg.train.seed)
     return sequences
 
 
