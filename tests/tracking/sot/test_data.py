@@ -15,9 +15,9 @@ from vidlearn.tracking.sot.data import (
     GoturnExamples,
     RoloWindows,
     load_frames,
+    mot_tracks,
     sample_motion,
     simulated_detections,
-    still_image_boxes,
     synthetic_sequence,
     write_otb_sequence,
 )
@@ -71,6 +71,24 @@ def test_goturn_examples_target_is_the_current_box_in_the_search_region() -> Non
     assert not torch.equal(first[2], examples[5][2])  # a new epoch draws new motions
 
 
+def test_goturn_examples_crop_a_window_as_they_would_crop_the_whole_frame() -> None:
+    frames = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (3, 300, 400, 3), dtype=np.uint8))
+    # A box inside, one at the top-left corner (its regions leave the frame) and one at the bottom-right edge.
+    boxes = np.array([[100, 120, 130, 180], [0, 0, 20, 30], [370, 250, 400, 300]], dtype=np.float64)
+    sequence = BoxSequence("big", frames, boxes)
+    examples = GoturnExamples([sequence], input_size=48, shifts_per_pair=3, still_images=True, photometric=False)
+    whole = frames.permute(0, 3, 1, 2).float() / 255
+    as_tensor = lambda array: torch.as_tensor(np.asarray(array).reshape(1, 4), dtype=torch.float32)  # noqa: E731
+    for item, (_, previous_index, current_index, kind) in enumerate(examples.index):
+        previous, search, _ = examples[item]
+        centre = boxes[previous_index] if kind == 0 else sample_motion(
+            boxes[current_index][None], np.random.default_rng([0, 0, item]), (300, 400))
+        for crop, index, box in ((previous, previous_index, boxes[previous_index]), (search, current_index, centre)):
+            # Equal up to the rounding of sampling coordinates taken relative to the window instead of the frame.
+            expected = crop_regions(whole[index:index + 1], search_regions(as_tensor(box)), 48)[0]
+            torch.testing.assert_close(crop, expected, atol=1e-4, rtol=0)
+
+
 def test_rolo_windows_and_simulated_detector() -> None:
     features = [torch.arange(5.0)[:, None].expand(5, 3)]
     detections = [torch.zeros(5, 6)]
@@ -107,43 +125,33 @@ def test_a_frame_that_does_not_decode_is_named(tmp_path: Path) -> None:
         load_frames([bad])
 
 
-def test_still_image_boxes_cut_random_patches_of_real_frames(tmp_path: Path) -> None:
+
+def test_mot_tracks_turn_each_pedestrian_run_into_a_sequence(tmp_path: Path) -> None:
     import cv2
 
-    folder = tmp_path / "frames"
+    folder = tmp_path / "img1"
     folder.mkdir()
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (5, 120, 160, 3), dtype=np.uint8)
-    for index, image in enumerate(images):
-        cv2.imwrite(str(folder / f"{index:04d}.png"), image[..., ::-1])
-    boxes = still_image_boxes([folder], frames_per_source=3, boxes_per_frame=40, short_side=60, seed=1)
-    assert len(boxes) == 3 * 40
-    # Frames 0, 2 and 4 (evenly spaced), each shrunk to a short side of 60 (80x60) by area averaging.
-    assert boxes[0].frames.shape == (1, 60, 80, 3) and boxes[40].name == "frames_00002_0"
-    expected = torch.from_numpy(images[2]).float().reshape(60, 2, 80, 2, 3).mean(dim=(1, 3)).round()
-    assert torch.equal(boxes[40].frames[0].float(), expected)
-    xyxy = np.concatenate([b.boxes for b in boxes])
-    w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
-    assert (xyxy[:, :2] >= 0).all() and (xyxy[:, 2] <= 80).all() and (xyxy[:, 3] <= 60).all()
-    assert np.minimum(w, h).min() >= 0.06 * 60 - 1e-9 and np.minimum(w, h).max() <= 0.4 * 60 + 1e-9
-    assert (h / w).min() >= 1 / 3 - 1e-9 and (h / w).max() <= 3 + 1e-9 and (h > w).any() and (w > h).any()
-    # Each box is a one-frame sequence: GOTURN's still-image examples, the frame its own previous frame.
-    examples = GoturnExamples(boxes[:4], input_size=32, shifts_per_pair=2, still_images=True)
-    assert len(examples) == 4 * 2 and examples.index[0] == (0, 0, 0, 1)
-    with pytest.raises(ValueError, match=r"empty: no image files"):
-        (tmp_path / "empty").mkdir()
-        still_image_boxes([tmp_path / "empty"])
-
-
-@pytest.mark.shared_data
-def test_still_image_boxes_read_evenly_spaced_frames_of_a_video(shared_data: Path) -> None:
-    from vidlearn.video import VideoReader
-
-    clip = shared_data / "clips" / "ucf101_c3d_keras" / "v_Punch_g03_c01.avi"
-    if not clip.is_file():
-        pytest.skip(f"{clip} is not there")
-    boxes = still_image_boxes([clip], frames_per_source=3, boxes_per_frame=1, short_side=120)
-    reader = VideoReader(clip)
-    last = reader.num_frames - 1
-    assert [b.name for b in boxes] == [f"v_Punch_g03_c01_{i:05d}_0" for i in (0, round(last / 2), last)]
-    assert torch.equal(boxes[1].frames[0], reader.get_frames([round(last / 2)], size=120)[0])
+    images = np.random.default_rng(0).integers(0, 256, (5, 60, 80, 3), dtype=np.uint8)
+    for index, image in enumerate(images, start=1):
+        cv2.imwrite(str(folder / f"{index:06d}.png"), image[..., ::-1])
+    gt = tmp_path / "gt.txt"
+    gt.write_text("\n".join([
+        # frame, id, x, y, w, h (1-based), consider, class, visibility
+        "1,1,11,21,20,30,1,1,1.0", "2,1,13,21,20,30,1,1,0.9", "3,1,15,21,20,30,1,1,0.2",  # hidden in frame 3
+        "4,1,17,21,20,30,1,1,0.8", "5,1,19,21,20,30,1,1,0.8",
+        "1,2,41,11,10,20,0,1,1.0", "2,2,41,11,10,20,1,7,1.0",  # not to consider; a static person (class 7)
+        "3,3,61,31,10,20,1,1,1.0", "4,3,61,31,10,20,1,1,1.0",
+    ]) + "\n")
+    tracks = mot_tracks(folder, gt, min_size=4)
+    assert [t.name for t in tracks] == ["img1_id1_000001", "img1_id1_000004", "img1_id3_000003"]
+    assert [len(t) for t in tracks] == [2, 2, 2]
+    np.testing.assert_allclose(tracks[0].boxes, [[10, 20, 30, 50], [12, 20, 32, 50]])
+    assert torch.equal(tracks[1].frames, torch.from_numpy(images[3:5]))
+    assert tracks[1].frames.untyped_storage().data_ptr() == tracks[2].frames.untyped_storage().data_ptr()  # views
+    # Frames scaled to a short side of 30 (40x30): boxes scale alike; the video kept GT frames 2, 3, 4, 5, 6.
+    half = mot_tracks(folder, gt, frame_numbers=[2, 3, 4, 5, 6], short_side=30, min_size=4)
+    assert [t.name for t in half] == ["img1_id1_000002", "img1_id1_000004", "img1_id3_000003"]
+    assert half[0].frames.shape == (1, 30, 40, 3)
+    np.testing.assert_allclose(half[0].boxes, [[6, 10, 16, 25]])
+    with pytest.raises(ValueError, match=r"img1: 5 frames but 2 frame numbers given"):
+        mot_tracks(folder, gt, frame_numbers=[1, 2])

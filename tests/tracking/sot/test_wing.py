@@ -25,7 +25,7 @@ TINY = ["data.synthetic.num_train=2", "data.synthetic.num_val=1", "data.syntheti
 def test_every_recipe_loads_as_a_sot_task(recipe: Path) -> None:
     assert task_of(recipe) == "sot"
     cfg = get_task("sot").load_recipe(recipe)
-    assert cfg.model.name in ("goturn", "goturn_alexnet", "rolo")
+    assert cfg.model.name in ("goturn", "goturn_alexnet", "goturn_nanotrack", "rolo")
     assert cfg.name == recipe.stem
 
 
@@ -69,3 +69,38 @@ def test_a_run_repeats_exactly(tmp_path: Path) -> None:
         weights.append(model.state_dict())
     for key, value in weights[0].items():
         torch.testing.assert_close(weights[1][key], value, rtol=0, atol=0)
+
+
+@pytest.mark.shared_data
+def test_goturn_on_the_nanotrack_tower_trains_its_head_only_on_synthetic_and_mot17_sequences(
+        shared_data: Path, tmp_path: Path) -> None:
+    import torch
+
+    from vidlearn.tracking.sot.nanotrack import read_nanotrack_backbone
+
+    onnx = shared_data / "weights" / "nanotrack_v2_onnx" / "nanotrack_backbone_sim.onnx"
+    clip = shared_data / "clips" / "mmtracking" / "demo_demo.mp4"
+    gt = shared_data / "tracking" / "mot" / "MOT17" / "train" / "MOT17-04-FRCNN" / "gt" / "gt.txt"
+    if not (onnx.is_file() and clip.is_file() and gt.is_file()):
+        pytest.skip("NanoTrack-v2's ONNX backbone, MMTracking's demo video or MOT17-04's ground truth is not there")
+    wing = get_task("sot")
+    recipe = CONFIGS / "goturn" / "goturn-nanotrack_frozen_synthetic+mot17.yaml"
+    overrides = [*TINY, f"train.work_dir={tmp_path / 'run'}", f"model.backbone_weights={onnx}", "data.otb_eval=[]",
+                 "model.kwargs.fc_dim=16"]
+    mot = "{{frames: {}, gt: {}, frame_numbers: [3, 4, 6, 7, 8, 10, 11, 12], short_side: 540, repeat: 3}}"
+    overrides.append(f"data.mot_train=[{mot.format(clip, gt)}]")
+    cfg = wing.load_recipe(recipe, overrides)
+    sequences = wing.train_sequences(cfg)
+    # 2 synthetic sequences, then MOT17-04's 27 pedestrians of the demo video's frames (202 boxes), 3 times.
+    assert len(sequences) == 2 + 3 * 27 and sum(len(s) for s in sequences[2:]) == 3 * 202
+    result = wing.train(cfg, resume=None, sequences=sequences)
+    model, _ = load_sot_model(result.checkpoint)
+    assert isinstance(model, Goturn) and model.backbone == "nanotrack"
+    published = read_nanotrack_backbone(onnx)
+    for key, value in model.tower.state_dict().items():
+        torch.testing.assert_close(value, published[key], rtol=0, atol=0)
+    torch.manual_seed(cfg.train.seed)
+    untrained = wing.build_model(cfg)
+    assert not torch.equal(untrained.head[0].weight, model.head[0].weight)
+    with pytest.raises(ConfigError, match="each entry needs frames"):
+        wing.train_sequences(wing.load_recipe(recipe, [*overrides, f"data.mot_train=[{{frames: {clip}}}]"]))

@@ -46,9 +46,9 @@ __all__ = [
     "GoturnExamples",
     "RoloWindows",
     "load_frames",
+    "mot_tracks",
     "sample_motion",
     "simulated_detections",
-    "still_image_boxes",
     "synthetic_sequence",
     "synthetic_sequences",
     "write_otb_sequence",
@@ -126,50 +126,68 @@ def write_otb_sequence(sequence: BoxSequence, root: str | Path) -> Path:
     return folder
 
 
-def still_image_boxes(
-    sources: Sequence[str | Path], *, frames_per_source: int = 16, boxes_per_frame: int = 8, short_side: int = 240,
-    min_size: float = 0.06, max_size: float = 0.4, seed: int = 0,
+def mot_tracks(
+    frames_source: str | Path, gt_path: str | Path, *, frame_numbers: Sequence[int] | None = None,
+    short_side: int | None = None, min_visibility: float = 0.5, min_size: float = 8.0,
 ) -> list[BoxSequence]:
-    """GOTURN's still-image examples from real footage without annotations: random boxes on real frames.
+    """Single-object sequences from multi-object ground truth: each pedestrian of a MOTChallenge ``gt.txt``,
+    one :class:`BoxSequence` per run of consecutive frames in which it is annotated (the paper trains on
+    ALOV300's videos of single objects; MOT17's people are real objects with real motion).
 
-    ``frames_per_source`` frames, evenly spaced, are decoded from each video (or image folder) at
-    ``short_side`` pixels; each gets ``boxes_per_frame`` boxes whose shorter side is ``U(min_size, max_size)``
-    of the frame's short side and whose aspect (height / width) is log-uniform in ``[1/3, 3]``, inside the
-    frame. Each box is a one-frame :class:`BoxSequence`, so :class:`GoturnExamples` (``still_images=True``)
-    turns it into GOTURN's still-image examples: the frame is its own previous frame and the motion model
-    moves the search region. The box is any patch, not an object, so these examples teach the network to
-    find a region of real texture again, which boxes on synthetic shapes alone do not.
+    ``frames_source`` is a video or a MOT ``img1`` folder; frame ``i`` of it is ground-truth frame
+    ``frame_numbers[i]`` (default ``i + 1``, MOTChallenge's numbering; a video cut from a sequence names
+    the frames it kept). Kept: rows marked to consider (column 7 = 1) of class 1 (pedestrian) with visibility
+    at least ``min_visibility`` and both sides at least ``min_size`` pixels after scaling to ``short_side``.
+    The sequences share the decoded frames (views, no copies).
     """
+    from vidlearn.tracking.formats import read_mot
     from vidlearn.video import VideoReader
+    from vidlearn.video.backends.base import resolve_size
 
-    rng = np.random.default_rng([seed, 11])
-    out: list[BoxSequence] = []
-    for source in sources:
-        source = Path(source)
-        if source.is_dir():
-            files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
-            if not files:
-                raise ValueError(f"{source}: no image files (.jpg, .png, .bmp) for still images")
-            picks = np.unique(np.linspace(0, len(files) - 1, frames_per_source).round().astype(int))
-            frames = load_frames([files[i] for i in picks])
-            scale = short_side / min(frames.shape[1:3])
-            size = (round(frames.shape[1] * scale), round(frames.shape[2] * scale))
+    source = Path(frames_source)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+        if not files:
+            raise ValueError(f"{source}: no image files (.jpg, .png, .bmp)")
+        frames = load_frames(files)
+        stored = frames.shape[1:3]
+        if short_side is not None:
+            size = resolve_size(stored[0], stored[1], short_side)
             frames = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float(), size=size, mode="area",
                                                      ).round().clamp(0, 255).byte().permute(0, 2, 3, 1).contiguous()
-        else:
-            reader = VideoReader(source)
-            picks = np.unique(np.linspace(0, reader.num_frames - 1, frames_per_source).round().astype(int))
-            frames = reader.get_frames(picks, size=short_side)
-        height, width = frames.shape[1:3]
-        for index, frame in zip(picks, frames):
-            for box in range(boxes_per_frame):
-                side = rng.uniform(min_size, max_size) * min(height, width)
-                aspect = math.exp(rng.uniform(-math.log(3.0), math.log(3.0)))
-                w, h = (side, side * aspect) if aspect >= 1 else (side / aspect, side)
-                w, h = min(w, width - 2.0), min(h, height - 2.0)
-                x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
-                out.append(BoxSequence(name=f"{source.stem}_{int(index):05d}_{box}", frames=frame[None],
-                                       boxes=np.array([[x, y, x + w, y + h]])))
+    else:
+        reader = VideoReader(source)
+        stored = (reader.height, reader.width)
+        frames = reader.get_frames(range(reader.num_frames), size=short_side)  # resized while decoding
+    numbers = list(range(1, len(frames) + 1)) if frame_numbers is None else [int(n) for n in frame_numbers]
+    if len(numbers) != len(frames):
+        raise ValueError(f"{source}: {len(frames)} frames but {len(numbers)} frame numbers given")
+    height, width = frames.shape[1:3]
+    rows = read_mot(gt_path, kind="gt")
+    keep = (rows.scores == 1) & (rows.classes == 1) & (rows.visibility >= min_visibility)
+    rows = rows.select(keep)
+    boxes_all = rows.boxes_xyxy * np.array([width / stored[1], height / stored[0]] * 2)
+    boxes_all[:, [0, 2]] = boxes_all[:, [0, 2]].clip(0, width)
+    boxes_all[:, [1, 3]] = boxes_all[:, [1, 3]].clip(0, height)
+    large = np.minimum(boxes_all[:, 2] - boxes_all[:, 0], boxes_all[:, 3] - boxes_all[:, 1]) >= min_size
+    position = {number: index for index, number in enumerate(numbers)}
+    out: list[BoxSequence] = []
+    for identity in np.unique(rows.ids):
+        boxes: list[np.ndarray | None] = [None] * len(numbers)
+        for row in np.flatnonzero((rows.ids == identity) & large):
+            if int(rows.frames[row]) in position:
+                boxes[position[int(rows.frames[row])]] = boxes_all[row]
+        start = 0
+        while start < len(boxes):
+            if boxes[start] is None:
+                start += 1
+                continue
+            end = start
+            while end < len(boxes) and boxes[end] is not None:
+                end += 1
+            out.append(BoxSequence(name=f"{source.stem}_id{int(identity)}_{numbers[start]:06d}",
+                                   frames=frames[start:end], boxes=np.stack(boxes[start:end])))  # type: ignore[arg-type]
+            start = end
     return out
 
 
@@ -265,8 +283,17 @@ class GoturnExamples(Dataset):
             moved = sample_motion(boxes[current].numpy()[None], rng, tuple(frames.shape[1:3]))
             centre_box = torch.as_tensor(moved[0], dtype=torch.float32)
         regions = search_regions(torch.stack([boxes[previous], centre_box]))
-        images = torch.stack([frames[previous], frames[current]]).permute(0, 3, 1, 2).float().div_(255.0)
-        crops = crop_regions(images, regions, self.input_size)
+        # Only the window the two regions cover (and 2 pixels more, for bilinear sampling) becomes float: the
+        # crops are the same as from whole frames, and on large frames converting them cost most of an example.
+        height, width = frames.shape[1:3]
+        x0, y0 = (regions[:, :2].amin(dim=0).floor() - 2).clamp(min=0).int().tolist()
+        x1, y1 = (regions[:, 2:].amax(dim=0).ceil() + 2).int().tolist()
+        x1, y1 = max(min(x1, width), x0 + 1), max(min(y1, height), y0 + 1)
+        x0, y0 = min(x0, x1 - 1), min(y0, y1 - 1)
+        window = frames[[previous, current], y0:y1, x0:x1]
+        images = window.permute(0, 3, 1, 2).float().div_(255.0)
+        offset = torch.tensor([x0, y0, x0, y0], dtype=regions.dtype)
+        crops = crop_regions(images, regions - offset, self.input_size)
         if self.photometric:
             crops = _jitter(crops, np.random.default_rng([self.seed, self.epoch, item, 1]))
         target = image_to_region(boxes[current][None], regions[1:])[0].clamp(-OUTPUT_SCALE, 2 * OUTPUT_SCALE)

@@ -36,8 +36,8 @@ from vidlearn.tracking.sot.data import (
     BoxSequence,
     GoturnExamples,
     RoloWindows,
+    mot_tracks,
     simulated_detections,
-    still_image_boxes,
     synthetic_sequences,
     xyxy_to_fractions,
 )
@@ -87,12 +87,25 @@ class SyntheticSection:
 
 
 @dataclass
+class MotTrainSection:
+    """Pedestrians of a MOTChallenge ground truth as GOTURN training sequences (:func:`~.data.mot_tracks`):
+    ``frames`` a video or ``img1`` folder, ``gt`` its ``gt.txt``, ``frame_numbers`` the ground-truth frame of
+    each of its frames (empty: 1, 2, ...), frames scaled to ``short_side`` pixels (``null``: as stored), each
+    sequence counted ``repeat`` times (weight against the synthetic ones)."""
+
+    frames: str = ""
+    gt: str = ""
+    frame_numbers: list[int] = field(default_factory=list)
+    short_side: int | None = None
+    repeat: int = 1
+
+
+@dataclass
 class SotDataSection:
     """Training and evaluation data. ``otb_train`` / ``otb_eval``: OTB-style roots (a sequence folder or a
     folder of them). GOTURN: ``shifts_per_pair`` moved copies per frame pair and per still image,
-    ``photometric`` colour changes (:class:`~.data.GoturnExamples`); ``still_sources`` real videos or image
-    folders whose frames give still-image examples on ``still_boxes`` random boxes in each of ``still_frames``
-    frames (:func:`~.data.still_image_boxes`). ROLO:
+    ``photometric`` colour changes (:class:`~.data.GoturnExamples`); ``mot_train`` MOTChallenge ground truths
+    whose pedestrians are training sequences too (:class:`MotTrainSection`). ROLO:
     ``sequence_length`` frames per window, frame ``features`` (``grid`` or ``resnet18`` with
     ``feature_weights``), the simulated detector's ``detector_noise`` (box sizes) and ``detector_miss_rate``."""
 
@@ -104,9 +117,7 @@ class SotDataSection:
     shifts_per_pair: int = 10
     still_images: bool = True
     photometric: bool = False
-    still_sources: list[str] = field(default_factory=list)
-    still_frames: int = 16
-    still_boxes: int = 8
+    mot_train: list[MotTrainSection] = field(default_factory=list)
     sequence_length: int = 3
     features: Literal["grid", "resnet18"] = "grid"
     grid: int = 8
@@ -159,15 +170,18 @@ def _is_rolo(cfg: SotConfig) -> bool:
 
 
 def train_sequences(cfg: SotConfig) -> list[BoxSequence]:
-    """The training sequences: the synthetic ones, every ``otb_train`` root's, then the still images'."""
+    """The training sequences: the synthetic ones, every ``otb_train`` root's, then every ``mot_train`` entry's."""
     s = cfg.data.synthetic
     sequences = synthetic_sequences(range(s.seed, s.seed + s.num_train), num_frames=s.num_frames,
                                     size=tuple(s.size), num_distractors=s.distractors)
     for root in cfg.data.otb_train:
         sequences += load_otb_sequences(root)
-    if cfg.data.still_sources:
-        sequences += still_image_boxes(cfg.data.still_sources, frames_per_source=cfg.data.still_frames,
-                                       boxes_per_frame=cfg.data.still_boxes, seed=cfg.train.seed)
+    for source in cfg.data.mot_train:
+        if not source.frames or not source.gt:
+            raise ConfigError(f"data.mot_train: each entry needs frames (a video or img1 folder) and gt, got {source}")
+        tracks = mot_tracks(source.frames, source.gt, frame_numbers=source.frame_numbers or None,
+                            short_side=source.short_side)
+        sequences += tracks * source.repeat
     return sequences
 
 
