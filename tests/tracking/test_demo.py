@@ -32,6 +32,14 @@ def test_quick_demo_writes_its_files(tmp_path):
     assert saved == results and set(saved) == {"sort", "deepsort", "deepsort_boxes_only", "single_object"}
     single = saved.pop("single_object")  # GOTURN, ROLO and the baselines on synthetic sequences and OTB Crossing
     assert {"goturn", "rolo", "stay"} <= set(single["sets"]["synthetic"])
+    # With the shared test material, GOTURN is the NanoTrack-tower one trained on MOT17-04's pedestrians too.
+    from vidlearn.tracking.sot.demo import MOT17_04_VIDEO, NANOTRACK_BACKBONE, find_shared
+
+    goturn = single["training"]["goturn"]
+    if find_shared(NANOTRACK_BACKBONE) is not None and find_shared(MOT17_04_VIDEO) is not None:
+        assert goturn["model"] == "goturn_nanotrack" and goturn["pedestrian_sequences"] == 3 * 27
+    else:
+        assert goturn["model"] == "goturn" and goturn["pedestrian_sequences"] == 0
     assert (tmp_path / "single_object" / "results.md").is_file()
     for row in saved.values():
         assert set(row) == {"MOTA", "IDF1", "HOTA", "IDSW"} and isinstance(row["IDSW"], int)

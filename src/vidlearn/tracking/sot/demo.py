@@ -1,9 +1,11 @@
 """The single-object part of the tracking demo: GOTURN trained briefly on the CPU, scored with the OTB protocol.
 
-:func:`sot_demo` trains a CPU-sized GOTURN (Held et al. 2016) on built-in synthetic sequences with the paper's
-example generation, and a CPU-sized ROLO (Ning et al. 2016) on the same sequences, then runs them, the "box stays
-where it was" floor, OpenCV's CSRT and KCF and NanoTrack-v2 (when its ONNX files are at hand) on held-out
-synthetic sequences and on OTB-100 Crossing (when the folder is at hand). It writes ``results.json``,
+:func:`sot_demo` trains GOTURN (Held et al. 2016) with the paper's example generation: on NanoTrack-v2's frozen
+tower with built-in synthetic sequences and MOT17-04's pedestrians when the shared test material has them, else
+a small tower from scratch on the synthetic sequences; and a CPU-sized ROLO (Ning et al. 2016) on synthetic
+sequences. Then it runs them, the "box stays where it was" floor, OpenCV's CSRT and KCF and NanoTrack-v2 (when
+its ONNX files are at hand) on held-out synthetic sequences and on OTB-100 Crossing (when the folder is at
+hand). It writes ``results.json``,
 ``results.md``, the OTB success and precision plots per evaluation set and the result files (OTB rows).
 ROLO's detector is simulated (the ground truth moved by 10 % of the box size, 10 % of frames missed), so its
 row measures what the LSTM adds to such a detector, not a detector-free tracker.
@@ -11,10 +13,11 @@ row measures what the LSTM adds to such a detector, not a detector-free tracker.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from vidlearn.tracking.sot.otb import plot_curves
 from vidlearn.tracking.sot.rolo import BoxDetections
 from vidlearn.tracking.sot.trackers import OpenCVTracker, StayTracker
 from vidlearn.tracking.sot.wing import (
+    MotTrainSection,
     SotConfig,
     eval_sets,
     rolo_detector,
@@ -34,7 +38,7 @@ from vidlearn.tracking.sot.wing import (
     train_sequences,
 )
 
-__all__ = ["demo_configs", "demo_part", "find_shared", "sot_demo"]
+__all__ = ["DEMO_NANOTRACK_STEPS", "demo_configs", "demo_part", "find_shared", "sot_demo"]
 
 
 def find_shared(relative: str) -> Path | None:
@@ -46,8 +50,24 @@ def find_shared(relative: str) -> Path | None:
     return None
 
 
-def demo_configs(work_dir: Path, *, quick: bool = False, workers: int = 0) -> tuple[SotConfig, SotConfig]:
-    """The demo's GOTURN and ROLO recipes (as ``configs/tracking/{goturn,rolo}/*_scratch_synthetic.yaml``)."""
+#: MOT17-04's pedestrians for the NanoTrack GOTURN: the 8 frames of MMTracking's demo video (MOT17-04's frames
+#: 3, 4, 6, 7, 8, 10, 11, 12) with MOT17's ground truth, as ``goturn-nanotrack_frozen_synthetic+mot17.yaml``.
+MOT17_04_VIDEO = "clips/mmtracking/demo_demo.mp4"
+MOT17_04_GT = "tracking/mot/MOT17/train/MOT17-04-FRCNN/gt/gt.txt"
+MOT17_04_FRAMES = (3, 4, 6, 7, 8, 10, 11, 12)
+NANOTRACK_BACKBONE = "weights/nanotrack_v2_onnx/nanotrack_backbone_sim.onnx"
+#: Training steps of the demo's NanoTrack GOTURN (batches of 32).
+DEMO_NANOTRACK_STEPS = 1500
+
+
+def demo_configs(
+    work_dir: Path, *, quick: bool = False, workers: int = 0, nanotrack_backbone: str | Path | None = None,
+    mot_train: Sequence[MotTrainSection] = (),
+) -> tuple[SotConfig, SotConfig]:
+    """The demo's GOTURN and ROLO recipes. GOTURN: on NanoTrack-v2's frozen tower with the synthetic sequences
+    and ``mot_train``'s pedestrians when ``nanotrack_backbone`` (its ONNX file) is given (as
+    ``configs/tracking/goturn/goturn-nanotrack_frozen_synthetic+mot17.yaml``), else the small
+    tower from scratch (``goturn-small_scratch_synthetic.yaml``). ROLO: ``rolo-grid_scratch_synthetic.yaml``."""
     goturn = SotConfig(name="goturn-small_scratch_synthetic")
     goturn.model.name = "goturn"
     goturn.model.kwargs = {"backbone": "small", "input_size": 64, "fc_dim": 256, "width": 8, "dropout": 0.0}
@@ -59,6 +79,16 @@ def demo_configs(work_dir: Path, *, quick: bool = False, workers: int = 0) -> tu
     goturn.optim.name, goturn.optim.lr, goturn.optim.weight_decay = "adam", 1e-3, 0.0
     goturn.schedule.name = "constant"
     goturn.train.max_epochs, goturn.train.max_steps = 100, 20 if quick else 300
+    if nanotrack_backbone is not None:
+        goturn.name = "goturn-nanotrack_frozen_synthetic+mot17"
+        goturn.model.name = "goturn_nanotrack"
+        goturn.model.kwargs = {"input_size": 127, "fc_dim": 1024, "dropout": 0.0, "freeze_backbone": True}
+        goturn.model.backbone_weights = str(nanotrack_backbone)
+        goturn.data.mot_train = list(mot_train)
+        if not quick:  # (ROLO keeps the 12 of its recipe, the first 12 of these)
+            goturn.data.synthetic = dataclasses.replace(synthetic, num_train=24)
+        goturn.optim.lr = 5e-4
+        goturn.train.max_steps = 10 if quick else DEMO_NANOTRACK_STEPS
     goturn.train.eval_every_epochs, goturn.train.progress_bar, goturn.train.log_every_steps = 0, False, 100
     goturn.train.device = "cpu"
     goturn.train.work_dir = str(work_dir / "goturn")
@@ -84,30 +114,45 @@ def sot_demo(
 
     ``otb_root`` / ``nanotrack_dir`` default to the shared test material's ``tracking/otb_crossing`` and
     ``weights/nanotrack_v2_onnx`` when found (else that set or tracker is left out, and the results say so).
-    Returns the content of ``results.json``. Meant for about a minute on two idle cores (``quick``: seconds).
+    Returns the content of ``results.json``. Meant for about five minutes on two idle cores (``quick``: seconds).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    notes: list[str] = []
     otb_root = Path(otb_root) if otb_root else find_shared("tracking/otb_crossing")
     nanotrack_dir = Path(nanotrack_dir) if nanotrack_dir else find_shared("weights/nanotrack_v2_onnx")
-    goturn_cfg, rolo_cfg = demo_configs(out_dir / "runs", quick=quick, workers=workers)
+    backbone = nanotrack_dir / Path(NANOTRACK_BACKBONE).name if nanotrack_dir is not None else None
+    backbone = backbone if backbone is not None and backbone.is_file() else None
+    video, gt = find_shared(MOT17_04_VIDEO), find_shared(MOT17_04_GT)
+    mot = [MotTrainSection(frames=str(video), gt=str(gt), frame_numbers=list(MOT17_04_FRAMES), short_side=540,
+                           repeat=3)] if video is not None and gt is not None else []
+    goturn_cfg, rolo_cfg = demo_configs(out_dir / "runs", quick=quick, workers=workers, nanotrack_backbone=backbone,
+                                        mot_train=mot)
     for cfg in (goturn_cfg, rolo_cfg):
         if (Path(cfg.train.work_dir) / "checkpoints").exists():  # a fresh run each time: the demo is a measurement
             import shutil
 
             shutil.rmtree(cfg.train.work_dir)
 
-    log(f"sot: training GOTURN ({goturn_cfg.train.max_steps} steps of {goturn_cfg.data.batch_size}) on "
-        f"{goturn_cfg.data.synthetic.num_train} synthetic sequences")
+    tower = "NanoTrack-v2's tower, frozen" if backbone is not None else "small tower, from scratch"
+    log(f"sot: training GOTURN ({tower}; {goturn_cfg.train.max_steps} steps of {goturn_cfg.data.batch_size}) on "
+        f"{goturn_cfg.data.synthetic.num_train} synthetic sequences" + (
+            " and MOT17-04's pedestrians" if backbone is not None and mot else ""))
+    if backbone is None:
+        notes.append("NanoTrack-v2's ONNX backbone not found: GOTURN has the small tower, trained from scratch")
+    elif not mot:
+        notes.append("MOT17-04's frames or ground truth not found: GOTURN trained on synthetic sequences only")
     sequences = train_sequences(goturn_cfg)
+    pedestrian_count = len(sequences) - goturn_cfg.data.synthetic.num_train
     render_seconds = time.perf_counter() - start
     cpu_start = time.process_time()
     goturn_run = train(goturn_cfg, resume=None, final_eval=False, sequences=sequences)
     goturn_cpu = time.process_time() - cpu_start
     _stop_if_interrupted(goturn_run)
     log(f"sot: GOTURN trained in {goturn_run.train_seconds:.1f} s wall ({goturn_cpu:.1f} s CPU)")
-    rolo_run = train(rolo_cfg, resume=None, final_eval=False, sequences=sequences)
+    # ROLO learns from the demo's synthetic sequences (its recipe's; the pedestrians are GOTURN's).
+    rolo_run = train(rolo_cfg, resume=None, final_eval=False, sequences=sequences[:rolo_cfg.data.synthetic.num_train])
     _stop_if_interrupted(rolo_run)
     log(f"sot: ROLO trained in {rolo_run.train_seconds:.1f} s wall")
     from vidlearn.tracking.sot.checkpoints import load_sot_model
@@ -116,7 +161,6 @@ def sot_demo(
     rolo_model, _ = load_sot_model(rolo_run.checkpoint)
 
     sets = eval_sets(goturn_cfg)
-    notes = []
     if otb_root is not None:
         sets["otb_crossing"] = load_otb_sequences(otb_root)
     else:
@@ -152,7 +196,8 @@ def sot_demo(
     results["training"] = {
         "goturn": {"wall_seconds": goturn_run.train_seconds, "cpu_seconds": goturn_cpu,
                    "steps": goturn_cfg.train.max_steps, "batch_size": goturn_cfg.data.batch_size,
-                   "sequences": goturn_cfg.data.synthetic.num_train,
+                   "sequences": goturn_cfg.data.synthetic.num_train, "model": goturn_cfg.model.name,
+                   "tower": tower, "pedestrian_sequences": pedestrian_count,
                    "parameters": sum(p.numel() for p in goturn_model.parameters())},
         "rolo": {"wall_seconds": rolo_run.train_seconds, "epochs": rolo_cfg.train.max_epochs,
                  "parameters": sum(p.numel() for p in rolo_model.parameters())},
@@ -191,8 +236,11 @@ class _DetectionsTracker:
 def _report(results: dict[str, Any]) -> str:
     goturn = results["training"]["goturn"]
     lines = ["# Single-object tracking: GOTURN trained on the CPU, OTB one-pass evaluation", "",
-             f"GOTURN (small tower, {goturn['parameters']:,} parameters) trained from scratch for {goturn['steps']} steps "
-             f"of {goturn['batch_size']} examples on {goturn['sequences']} synthetic sequences: "
+             f"GOTURN ({goturn['tower']}, {goturn['parameters']:,} parameters) trained for {goturn['steps']} steps "
+             f"of {goturn['batch_size']} examples on {goturn['sequences']} synthetic sequences"
+             + (f" and {goturn['pedestrian_sequences']} pedestrian sequences of MOT17-04 (each person 3 times)"
+                if goturn["pedestrian_sequences"] else "")
+             + ": "
              f"{goturn['wall_seconds']:.0f} s wall, {goturn['cpu_seconds']:.0f} s CPU. ROLO's detector is simulated "
              "(ground truth moved by 10 % of the box size, 10 % of frames missed).", ""]
     for set_name, rows in results["sets"].items():
