@@ -2,7 +2,8 @@
 OpenCV's CSRT, KCF and MIL, NanoTrack-v2, and ROLO's LSTM step apart from its detector.
 
 GOTURN runs at the paper's size (CaffeNet towers, 227x227 crops, three 4096-wide layers; Held et al. 2016
-report 100 frames/s on a GTX Titan X GPU) and at the CPU size the demo trains (small tower, 64x64 crops); the
+report 100 frames/s on a GTX Titan X GPU), at the CPU size of the small from-scratch recipe (small tower, 64x64
+crops) and on NanoTrack-v2's tower (127x127 crops, three 1024-wide layers: the demo's GOTURN); the
 fast path is channels-last memory and bf16 autocast (DESIGN.md). The weights are random: speed does not depend
 on them. Every tracker runs on the same frames (OTB-100 Crossing, 360x240, from the shared data folder, else a
 synthetic sequence), timing ``update`` only (frames decoded beforehand); rates are medians over rounds, and
@@ -95,13 +96,17 @@ def main() -> None:
     torch.manual_seed(0)
     paper = create("goturn").eval()
     small = create("goturn", backbone="small", input_size=64, fc_dim=256, width=8).eval()
+    nano_goturn = create("goturn_nanotrack", fc_dim=1024).eval()  # the recipe's size, 127x127 crops
     nanotrack = args.shared_data / "weights" / "nanotrack_v2_onnx"
     device = args.device
     trackers = {
         "GOTURN paper size, fp32": lambda: GoturnTracker(paper, device=device),
         "GOTURN paper size, channels-last + bf16": lambda: GoturnTracker(paper, device=device, fast=True),
-        "GOTURN CPU size (demo), fp32": lambda: GoturnTracker(small, device=device),
-        "GOTURN CPU size (demo), channels-last + bf16": lambda: GoturnTracker(small, device=device, fast=True),
+        "GOTURN small tower (scratch recipe), fp32": lambda: GoturnTracker(small, device=device),
+        "GOTURN small tower (scratch recipe), channels-last + bf16": lambda: GoturnTracker(small, device=device, fast=True),
+        "GOTURN NanoTrack tower, fc 1024 (the demo's), fp32": lambda: GoturnTracker(nano_goturn, device=device),
+        "GOTURN NanoTrack tower, fc 1024 (the demo's), channels-last + bf16": lambda: GoturnTracker(nano_goturn, device=device,
+                                                                                        fast=True),
     }
     if not gpu:
         trackers.update({"OpenCV CSRT": lambda: OpenCVTracker("csrt"), "OpenCV KCF": lambda: OpenCVTracker("kcf"),
