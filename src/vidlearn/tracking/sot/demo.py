@@ -88,6 +88,8 @@ def demo_configs(
         if not quick:  # (ROLO keeps the 12 of its recipe, the first 12 of these)
             goturn.data.synthetic = dataclasses.replace(synthetic, num_train=24)
         goturn.optim.lr = 5e-4
+        goturn.schedule.name = "cosine"  # over 6 epochs of 289 steps, as the recipe
+        goturn.train.max_epochs = 100 if quick else 6
         goturn.train.max_steps = 10 if quick else DEMO_NANOTRACK_STEPS
     goturn.train.eval_every_epochs, goturn.train.progress_bar, goturn.train.log_every_steps = 0, False, 100
     goturn.train.device = "cpu"
