@@ -7,5 +7,5 @@ from .reid import CROP_SIZE, PAPER_PARAMETERS, CosineSoftmax, ReIDWideResNet, cr
 
 __all__ = ["CROP_SIZE", "PAPER_PARAMETERS", "CosineSoftmax", "ReIDWideResNet", "crop_boxes", "deepsort_reid"]
 
-# The single-object trackers live in their own folder; importing it registers goturn, goturn_alexnet, rolo.
+# The single-object trackers live in their own folder; importing it registers goturn, goturn_alexnet, goturn_nanotrack, rolo.
 import vidlearn.tracking.sot  # noqa: F401  isort: skip

@@ -4,12 +4,12 @@ OpenCV and NanoTrack baselines.
 A single-object tracker has ``init(frame, box)`` and ``update(frame) -> box`` (:mod:`.trackers`); boxes are
 ``(4,)`` 0-based ``x1, y1, x2, y2`` pixels inside the library, OTB files keep their 1-based ``x, y, w, h``
 (:mod:`.otb`). The networks live in :mod:`.goturn` and :mod:`.rolo` and are registered with
-:mod:`vidlearn.models` as ``goturn``, ``goturn_alexnet`` and ``rolo``. Training is the ``sot`` task
-(:mod:`.wing`).
+:mod:`vidlearn.models` as ``goturn``, ``goturn_alexnet``, ``goturn_nanotrack`` (NanoTrack-v2's tower,
+:mod:`.nanotrack`) and ``rolo``. Training is the ``sot`` task (:mod:`.wing`).
 """
 
 from vidlearn.tracking.sot import caffe as _caffe  # noqa: F401  registers the .caffemodel reader and layout
-from vidlearn.tracking.sot.goturn import Goturn, goturn, goturn_alexnet
+from vidlearn.tracking.sot.goturn import Goturn, goturn, goturn_alexnet, goturn_nanotrack
 from vidlearn.tracking.sot.otb import (
     OtbMetric,
     OtbSequence,
@@ -51,6 +51,7 @@ __all__ = [
     "find_sequences",
     "goturn",
     "goturn_alexnet",
+    "goturn_nanotrack",
     "plot_curves",
     "read_boxes",
     "read_sequence",
