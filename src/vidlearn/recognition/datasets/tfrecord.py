@@ -16,6 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from vidlearn.utils.protobuf import LENGTH_DELIMITED as _LENGTH_DELIMITED
+from vidlearn.utils.protobuf import VARINT as _VARINT
+from vidlearn.utils.protobuf import ProtobufDecodeError
+from vidlearn.utils.protobuf import fields as _iter_fields
+from vidlearn.utils.protobuf import varint as _read_varint
+
 __all__ = [
     "FeatureValue",
     "ProtobufDecodeError",
@@ -189,50 +195,7 @@ def iter_tfrecord(path: str | os.PathLike[str], *, verify: bool = True) -> Itera
 # A map entry is a message with key = 1, value = 2. Lists are "value = 1", packed or not.
 # ---------------------------------------------------------------------------------------------------
 
-_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
-
-
-class ProtobufDecodeError(ValueError):
-    """Bytes that are not a well-formed Example / SequenceExample."""
-
-
-def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    end = len(buf)
-    while True:
-        if pos >= end:
-            raise ProtobufDecodeError(f"truncated varint at byte {pos}")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise ProtobufDecodeError(f"varint longer than 10 bytes at byte {pos}")
-
-
-def _iter_fields(buf: memoryview) -> Iterator[tuple[int, int, Any]]:
-    """``(field_number, wire_type, value)``: an int for varints and fixed, a memoryview for bytes."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = _read_varint(buf, pos)
-        field, wire = key >> 3, key & 7
-        if wire == _VARINT:
-            value, pos = _read_varint(buf, pos)
-        elif wire == _LENGTH_DELIMITED:
-            size, pos = _read_varint(buf, pos)
-            if pos + size > end:
-                raise ProtobufDecodeError(f"field {field} needs {size} bytes, {end - pos} left")
-            value, pos = buf[pos : pos + size], pos + size
-        elif wire in (_FIXED32, _FIXED64):
-            width = 4 if wire == _FIXED32 else 8
-            if pos + width > end:
-                raise ProtobufDecodeError(f"truncated fixed-width field {field}")
-            value, pos = buf[pos : pos + width], pos + width
-        else:
-            raise ProtobufDecodeError(f"unsupported wire type {wire} for field {field}")
-        yield field, wire, value
+# The wire format itself (varints, fields, ProtobufDecodeError) is vidlearn.utils.protobuf's.
 
 
 def _to_int64(value: int) -> int:
