@@ -72,7 +72,7 @@ PAPER_PARAMETERS = 111_414_660
 BACKBONES = ("caffenet", "alexnet", "nanotrack", "small")
 
 
-def make_tower(backbone: str, width: int = 16) -> tuple[nn.Sequential, int]:
+def make_tower(backbone: str, width: int = 16) -> tuple[nn.Module, int]:
     """The convolutional tower ``(B, 3, S, S) -> (B, C, s, s)`` and its channels ``C``.
 
     ``caffenet``: conv1 96 11x11/4 -> ReLU -> max 3/2 -> LRN -> conv2 256 5x5 g2 -> ReLU -> max 3/2 -> LRN
@@ -184,7 +184,8 @@ class Goturn(nn.Module):
 
     def __init__(
         self, *, backbone: str = "caffenet", input_size: int = 227, fc_dim: int = 4096, dropout: float = 0.5,
-        width: int = 16, input_format: Literal["torchvision", "caffe", "bgr255"] | None = None, freeze_backbone: bool = False,
+        width: int = 16, input_format: Literal["torchvision", "caffe", "bgr255"] | None = None,
+        freeze_backbone: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
