@@ -10,6 +10,7 @@ with it, so that a new example is either run or skipped for a named reason:
 - ``missing-data``: it needs a real dataset under ``/data``: run it and expect the one-line error that
   names the missing path, which proves that its command line and its recipe keys parse;
 - ``shared``: run as written when the shared test material (``../shared/data``) is there, else skipped;
+- ``shared-quick``: the ``quick`` variant, when the shared test material is there, else skipped;
 - ``skip``: not run, for the reason given (installs, the whole test suite, torchrun on 8 GPUs).
 
 The commands that import torch each take a few seconds; the whole module stays near a minute on two
@@ -68,6 +69,8 @@ POLICY: list[tuple[str, str, str]] = [
     (r"vidlearn upscale clip_lr\.mp4 .*", "help", "vidlearn upscale --help"),
     (r"vidlearn superres evaluate clip_x4\.mp4 .*", "help", "vidlearn superres evaluate --help"),
     (r"vidlearn generate --checkpoint CKPT .*", "help", "vidlearn generate --help"),
+    # the NanoTrack-tower GOTURN reads its tower, MOT17-04 and OTB Crossing from the shared test material
+    (r"vidlearn train configs/tracking/goturn/goturn-nanotrack\S+\.yaml --work-dir \S+", "shared-quick", SOT_QUICK),
     (r"vidlearn train configs/tracking/(goturn|rolo)/\S+\.yaml --work-dir \S+", "quick", SOT_QUICK),
     (r"vidlearn sot track .*", "help", "vidlearn sot track --help"),  # reads ../shared/data and a trained run
     (r"vidlearn sot eval .*", "help", "vidlearn sot eval --help"),
@@ -168,10 +171,11 @@ def shell(tmp_path_factory):
 def test_shell_examples_run(doc: Path, shell) -> None:
     for command in shell_commands(doc.read_text(encoding="utf-8")):
         action, detail = _policy(command)
-        if action == "skip" or (action == "shared" and not SHARED_DATA.is_dir()):
+        if action == "skip" or (action in ("shared", "shared-quick") and not SHARED_DATA.is_dir()):
             continue
-        line = {"run": command, "shared": command, "quick": f"{command} {detail}" if detail.startswith("data.") else detail,
-                "help": detail, "missing-data": command}[action]
+        quick = f"{command} {detail}" if detail.startswith("data.") else detail
+        line = {"run": command, "shared": command, "quick": quick, "shared-quick": quick, "help": detail,
+                "missing-data": command}[action]
         result = shell(line)
         if action == "missing-data":
             assert result.returncode == 2, (command, result.stderr[-2000:])
