@@ -36,7 +36,7 @@ from vidlearn.tracking.sot.goturn import (
     image_to_region,
     search_regions,
 )
-from vidlearn.tracking.sot.otb import write_boxes
+from vidlearn.tracking.sot.otb import FRAME_SUFFIXES, _frame_files, write_boxes
 
 __all__ = [
     "LAMBDA_SCALE",
@@ -146,9 +146,9 @@ def mot_tracks(
 
     source = Path(frames_source)
     if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+        files = _frame_files(source)  # the OTB reader's listing: the same image suffixes, sorted by name
         if not files:
-            raise ValueError(f"{source}: no image files (.jpg, .png, .bmp)")
+            raise ValueError(f"{source}: no image files ({', '.join(FRAME_SUFFIXES)})")
         frames = load_frames(files)
         stored = frames.shape[1:3]
         if short_side is not None:
