@@ -119,8 +119,9 @@ def _extract(args: argparse.Namespace) -> int:
 
 def _load_flow(args: argparse.Namespace):
     from vidlearn.cli.errors import CLIError
+    from vidlearn.video.files import VIDEO_SUFFIXES, is_video_file
     from vidlearn.video.flow import compute_flow, read_flow_frames, read_flow_npz
-    from vidlearn.video.flow.extract import NPZ_FILE, VIDEO_SUFFIXES, iter_video_frames
+    from vidlearn.video.flow.extract import NPZ_FILE, iter_video_frames
     from vidlearn.video.flow.storage import flow_frame_paths
 
     source = args.input
@@ -135,7 +136,7 @@ def _load_flow(args: argparse.Namespace):
         return read_flow_frames(source, range(count), bound=args.bound)
     if source.suffix.lower() == ".npz":
         return read_flow_npz(source)
-    if source.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video_file(source):
         import numpy as np
 
         frames = list(iter_video_frames(source))

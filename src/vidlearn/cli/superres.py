@@ -184,11 +184,12 @@ def _pretrain_fnet(args: argparse.Namespace) -> int:
 
 def _synth(args: argparse.Namespace) -> int:
     from vidlearn.cli.errors import CLIError
-    from vidlearn.superres.data import VIDEO_SUFFIXES, sample_sr_scene
+    from vidlearn.superres.data import sample_sr_scene
     from vidlearn.superres.evaluation import SYNTHETIC_TEST_SEED
     from vidlearn.superres.inference import FrameFolderWriter
     from vidlearn.synthetic.scene import render_scene
     from vidlearn.video import write_video
+    from vidlearn.video.files import is_video_file
 
     try:
         height, width = (int(v) for v in args.size.lower().split("x"))
@@ -200,7 +201,7 @@ def _synth(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.output}: already exists")
     spec = sample_sr_scene(SYNTHETIC_TEST_SEED + args.seed, num_frames=args.frames)
     frames = render_scene(spec, args.frames, (height, width)).frames
-    if args.output.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video_file(args.output):
         write_video(args.output, frames, 25)
     else:
         writer = FrameFolderWriter(args.output)

@@ -42,6 +42,7 @@ from torch.utils.data import Dataset, get_worker_info
 from vidlearn.superres.degrade import Degradation, crop_to_multiple
 from vidlearn.synthetic.scene import Background, Camera, Objects, SceneSpec, render_scene, sample_colors
 from vidlearn.video.errors import VideoDecodeError
+from vidlearn.video.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, image_files, is_video_file
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -58,14 +59,6 @@ __all__ = [
     "sample_sr_scene",
     "to_float_frames",
 ]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".m4v", ".mpg", ".mpeg", ".y4m")
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
 
 def read_image(path: Path, index: int | None = None) -> np.ndarray:
     """One frame image as ``uint8 (H, W, 3)`` RGB (grey repeated, alpha dropped, 16-bit scaled to 8)."""
@@ -93,7 +86,7 @@ class FrameFolder:
         self.path = Path(folder)
         if not self.path.is_dir():
             raise VideoDecodeError(self.path, "frame folder not found")
-        self.files = _image_files(self.path)
+        self.files = image_files(self.path)
         if not self.files:
             raise VideoDecodeError(self.path, f"no frame images ({', '.join(IMAGE_SUFFIXES)}) in the folder")
         self.num_frames = len(self.files)
@@ -160,7 +153,7 @@ def find_sequences(root: str | os.PathLike[str]) -> list[Path]:
         names = [name for name in files if not name.startswith(".")]
         if any(Path(name).suffix.lower() in IMAGE_SUFFIXES for name in names):
             found.append(Path(folder))
-        found += [Path(folder) / name for name in names if Path(name).suffix.lower() in VIDEO_SUFFIXES]
+        found += [Path(folder) / name for name in names if is_video_file(name)]
     if not found:
         raise FileNotFoundError(f"{root}: no frame images and no video files found under it")
     return sorted(found)

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidlearn.superres.data import VIDEO_SUFFIXES, FrameFolder, find_sequences, open_frames
+from vidlearn.superres.data import FrameFolder, find_sequences, open_frames
 from vidlearn.superres.degrade import Degradation, crop_to_multiple
 from vidlearn.superres.inference import FrameFolderWriter, frames_of
+from vidlearn.video.files import is_video_file
 
 __all__ = ["degrade_files", "degrade_one"]
 
@@ -32,7 +33,7 @@ def degrade_one(input_path: Path, output_path: Path, degradation: Degradation, *
     if output_path.exists() and not overwrite:
         raise FileExistsError(f"{output_path}: already exists (pass overwrite to replace it)")
     source = open_frames(input_path)
-    to_video = output_path.suffix.lower() in VIDEO_SUFFIXES
+    to_video = is_video_file(output_path)
     writer: Any = (VideoWriter(output_path, fps or source.fps or 25.0) if to_video
                    else FrameFolderWriter(output_path))
     count, size, cropped = 0, (0, 0), (0, 0)
@@ -67,7 +68,7 @@ def degrade_files(input_path: str | os.PathLike[str], output_path: str | os.Path
     sequences = find_sequences(input_path)
     if sequences == [input_path]:
         return [degrade_one(input_path, output_path, degradation, overwrite=overwrite)]
-    if output_path.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video_file(output_path):
         raise ValueError(f"{input_path} holds {len(sequences)} sequences: give an output folder, not {output_path.name}")
     results = []
     for path in sequences:

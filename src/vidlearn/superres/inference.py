@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vidlearn.superres.data import VIDEO_SUFFIXES, open_frames
+from vidlearn.superres.data import open_frames
 from vidlearn.video.errors import VideoDecodeError
+from vidlearn.video.files import is_video_file
 
 __all__ = ["FrameFolderWriter", "StreamingUpscaler", "bicubic_upscale", "frames_of", "load_sr_model", "super_resolve", "upscale"]
 
@@ -261,7 +262,7 @@ def upscale(input_path: str | os.PathLike[str], output_path: str | os.PathLike[s
     source = open_frames(input_path)
     total = source.num_frames
     out_fps = fps or source.fps or 25.0
-    to_video = output_path.suffix.lower() in VIDEO_SUFFIXES
+    to_video = is_video_file(output_path)
     writer: Any = (VideoWriter(output_path, out_fps, codec=codec, crf=crf) if to_video
                    else FrameFolderWriter(output_path.with_name(output_path.name)))
     upscaler = StreamingUpscaler(model, scale=scale, tile=tile, overlap=overlap, fast=fast)

@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidlearn.video.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_file
+
 from .formats import MotFormatError, MotRows, SeqInfo, read_seqinfo, tracks_to_rows
 from .run import Detections
 
 __all__ = ["Sequence", "embed_rows", "open_sequence", "track_sequence"]
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".gif")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass
@@ -88,7 +87,7 @@ def open_sequence(path: str | os.PathLike) -> Sequence:
     """
     path = Path(path)
     if path.is_file():
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
+        if not is_video_file(path):
             raise ValueError(f"{path}: not a video file ({', '.join(VIDEO_SUFFIXES)}) or a sequence folder")
         from vidlearn.video import VideoReader
 

@@ -36,7 +36,8 @@ from vidlearn.tracking.sot.goturn import (
     image_to_region,
     search_regions,
 )
-from vidlearn.tracking.sot.otb import FRAME_SUFFIXES, _frame_files, write_boxes
+from vidlearn.tracking.sot.otb import write_boxes
+from vidlearn.video.files import IMAGE_SUFFIXES, image_files
 
 __all__ = [
     "LAMBDA_SCALE",
@@ -146,9 +147,9 @@ def mot_tracks(
 
     source = Path(frames_source)
     if source.is_dir():
-        files = _frame_files(source)  # the OTB reader's listing: the same image suffixes, sorted by name
+        files = image_files(source)
         if not files:
-            raise ValueError(f"{source}: no image files ({', '.join(FRAME_SUFFIXES)})")
+            raise ValueError(f"{source}: no image files ({', '.join(IMAGE_SUFFIXES)})")
         frames = load_frames(files)
         stored = frames.shape[1:3]
         if short_side is not None:

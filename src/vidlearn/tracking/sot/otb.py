@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.tracking.boxes import xywh_to_xyxy, xyxy_to_xywh
+from vidlearn.video.files import IMAGE_SUFFIXES, image_files
 
 __all__ = [
     "FRAME_SUFFIXES",
@@ -62,7 +63,7 @@ PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
 #: The precision score's threshold (20 pixels).
 PRECISION_THRESHOLD = 20
 GROUNDTRUTH_NAMES = ("groundtruth_rect.txt", "groundtruth.txt")
-FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+FRAME_SUFFIXES = IMAGE_SUFFIXES  # the frame images a sequence folder may hold
 
 
 class SotFormatError(ValueError):
@@ -122,10 +123,6 @@ class OtbSequence:
         return len(self.frames)
 
 
-def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
-
-
 def read_sequence(folder: str | Path, *, need_frames: bool = True) -> OtbSequence:
     """Read an OTB / GOT-10k / LaSOT sequence folder (ground truth plus ``img/`` or in-folder frames).
 
@@ -142,7 +139,7 @@ def read_sequence(folder: str | Path, *, need_frames: bool = True) -> OtbSequenc
     boxes = read_boxes(gt)
     frames: list[Path] = []
     if need_frames:
-        frames = _frame_files(folder / "img") if (folder / "img").is_dir() else _frame_files(folder)
+        frames = image_files(folder / "img") if (folder / "img").is_dir() else image_files(folder)
         if not frames:
             raise SotFormatError(f"{folder}: no frames ({', '.join(FRAME_SUFFIXES)}) in {folder / 'img'} or {folder}")
         if len(frames) > len(boxes):

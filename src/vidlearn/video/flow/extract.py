@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from vidlearn.video.errors import VideoDecodeError
+from vidlearn.video.files import VIDEO_SUFFIXES, is_video_file
 from vidlearn.video.flow.methods import FlowEstimator, compute_flow, create_flow_estimator
 from vidlearn.video.flow.storage import (
     DEFAULT_BOUND,
@@ -51,9 +52,6 @@ logger = logging.getLogger(__name__)
 
 DONE_FILE = ".flow_done.json"
 NPZ_FILE = "flow.npz"
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".gif"}
-)
 FORMATS = ("jpg", "npz")
 
 Size = int | tuple[int, int] | None
@@ -228,7 +226,7 @@ def find_videos(root: str | Path) -> list[Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such directory")
     return sorted(
-        path for path in root.rglob("*") if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
+        path for path in root.rglob("*") if is_video_file(path) and path.is_file()
     )
 
 
