@@ -237,6 +237,27 @@ def test_tensorboard_progress_bar_and_channels_last(
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
 
 
+def test_channels_last_lays_out_each_tensor_by_its_rank_so_2d_models_train(tmp_path: Path) -> None:
+    # A 2-D model (super-resolution, GOTURN) and a mixed one: channels_last for 4-D weights,
+    # channels_last_3d for 5-D ones; Module.to(memory_format=channels_last_3d) fails on the 2-D weight.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    mixed = nn.Conv3d(3, 4, 3)
+    with pytest.raises(RuntimeError, match="rank 5"):
+        nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last_3d)
+    images, labels = torch.randn(8, 3, 6, 6), torch.tensor([0, 1] * 4)
+    Trainer(
+        {"model": model, "mixed": mixed},
+        torch.utils.data.TensorDataset(images, labels),
+        step_fn=lambda models, batch: nn.functional.cross_entropy(models["model"](batch[0]), batch[1]),
+        batch_size=4,
+        config=quiet(tmp_path, channels_last=True),
+    ).fit()
+    conv = model[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert mixed.weight.is_contiguous(memory_format=torch.channels_last_3d) and not mixed.weight.is_contiguous()
+    assert model[3].weight.is_contiguous()  # 2-D tensors keep their layout
+
+
 class TinyTask:
     """A task object: the trainer takes its training_step and evaluate."""
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["AMP_DTYPES", "autocast", "guard_bf16_conv3d_weight_grad"]
+__all__ = ["AMP_DTYPES", "autocast", "guard_bf16_conv3d_weight_grad", "to_channels_last"]
 
 AMP_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -26,6 +26,21 @@ def autocast(device: torch.device | str, amp: str) -> Any:
     if amp == "none":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=AMP_DTYPES[amp])
+
+
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """Lay out ``module``'s 4-D tensors ``channels_last`` and its 5-D ones ``channels_last_3d``, in place.
+
+    ``Module.to(memory_format=...)`` takes one format for every tensor and fails on a 2-D convolution's weight
+    when given ``channels_last_3d``; models of several wings mix 2-D and 3-D layers (or have only 2-D ones), so
+    each parameter and buffer gets the format of its rank. Other tensors are left as they are.
+    """
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.dim() in formats:
+                tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
+    return module
 
 
 

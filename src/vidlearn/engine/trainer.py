@@ -110,7 +110,7 @@ from vidlearn.engine.data import ResumableBatchSampler, build_train_loader
 from vidlearn.engine.ema import ExponentialMovingAverage
 from vidlearn.engine.loggers import RunLogger
 from vidlearn.engine.meters import EpochMeter, batch_length, count_skipped_items, move_to_device, plain_number
-from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad
+from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad, to_channels_last
 from vidlearn.engine.resume import ResumeError, config_differences, flatten_config
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext, TrainingParts
@@ -239,7 +239,7 @@ class Trainer:
         for name, module in models.items():
             module.to(self.device)
             if cfg.channels_last:
-                module.to(memory_format=torch.channels_last_3d)
+                to_channels_last(module)
             if cfg.amp == "bf16" and self.device.type == "cpu":
                 # CPU bf16 conv3d weight gradients are wrong when 1 < input depth < kernel depth.
                 guarded = guard_bf16_conv3d_weight_grad(module)
