@@ -16,6 +16,9 @@
 # v_Punch_g03_c01.avi and realshort.mp4 (first 30 frames each, BD x4, vid4 protocol).
 # Run on an otherwise idle machine, one mode at a time ("all" runs the three in turn). FNET_KNOWN_STEPS and
 # FNET_DISTILL_STEPS (2000 and 3000) shorten FNet's pre-training for a quick trial of the script.
+# PRECISION: bf16 trains every SISR and FRVSR run on the CPU's fast path (train.amp=bf16,
+# train.channels_last=true), fp32 in full precision; auto (the default) takes bf16 where the CPU has bf16
+# instructions (avx512_bf16 or AMX), where it pays, and fp32 elsewhere. FNet's pre-training is fp32 either way.
 set -euo pipefail
 
 OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|sisr64|all] [SECONDS]}
@@ -32,7 +35,17 @@ TEST_CLIPS="$C/opentracker/oneperson.mp4,$C/ucf101_c3d_keras/v_Punch_g03_c01.avi
 SOURCES="synthetic,synthetic"
 TEACHER=(synthetic)
 for clip in "${TRAIN_CLIPS[@]}"; do SOURCES="$SOURCES,$C/$clip"; TEACHER+=("$C/$clip"); done
+PRECISION=${PRECISION:-auto}
+if [[ $PRECISION == auto ]]; then
+  if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then PRECISION=bf16; else PRECISION=fp32; fi
+fi
 COMMON=("data.train_sources=[$SOURCES]" train.max_steps=1000000 train.max_epochs=100000 train.progress_bar=false)
+case $PRECISION in
+  bf16) COMMON+=(train.amp=bf16 train.channels_last=true) ;;
+  fp32) ;;
+  *) echo "frvsr_vs_sisr_cpu.sh: PRECISION must be auto, bf16 or fp32, not '$PRECISION'" >&2; exit 2 ;;
+esac
+echo "precision $PRECISION" >&2
 
 latest() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
 
