@@ -43,8 +43,6 @@ def to_channels_last(module: nn.Module) -> nn.Module:
     return module
 
 
-
-
 def _bf16_weight_grad_at_risk(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether a CPU bf16 conv3d over ``x`` would get a wrong weight gradient (see the guard below)."""
     return (
