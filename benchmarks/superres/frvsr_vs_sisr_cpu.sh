@@ -8,7 +8,8 @@
 # frvsr, phase 1, two processes side by side (one core each): FNet (width 16, 4 px bound) trained on known
 #   motion and then distilled from OpenCV's DIS flow on the training clips; SISR 3-32 on 64x64 crops, stopped
 #   when FNet is done. Phase 2, for the rest of the time: FRVSR 3-32 on 128x128 crops, its SRNet started from
-#   the SISR (model.srnet_weights) and FNet kept fixed (model.freeze_fnet).
+#   the SISR (model.srnet_weights) and FNet kept fixed (model.freeze_fnet). PHASE2=SECONDS gives FRVSR only
+#   the last SECONDS: until then the SISR goes on (resumed) on both cores, and FRVSR starts from there.
 # sisr: SISR 3-32 on 64x64 crops for as long as the frvsr run's phase 1 took (read from OUT/frvsr/times.txt,
 #   else the measured run's 616 s of 1800), then on 128x128 crops for the rest; both phases on the whole machine.
 # sisr64: SISR 3-32 on 64x64 crops for the whole time, on the whole machine.
@@ -80,7 +81,15 @@ run_frvsr() {
   kill -TERM "$sisr_pid"; wait "$sisr_pid" || true  # the engine saves a checkpoint on SIGTERM
   phase1=$(( $(date +%s) - start ))
   echo "phase1 $phase1" > "$dir/times.txt"
-  OMP_NUM_THREADS=2 timeout -s TERM $(( BUDGET - phase1 )) "$VIDLEARN" train \
+  local phase2=$(( BUDGET - phase1 ))
+  if [[ -n ${PHASE2:-} ]] && (( PHASE2 < phase2 )); then
+    OMP_NUM_THREADS=2 timeout -s TERM $(( phase2 - PHASE2 )) "$VIDLEARN" train \
+      "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" --work-dir "$dir/sisr" --no-eval "${COMMON[@]}" \
+      data.crop_size=64 >> "$dir/sisr.log" 2>&1 || true  # resumes the phase-1 run from its SIGTERM checkpoint
+    phase2=$(( BUDGET - $(date +%s) + start ))
+    echo "sisr_on_both_cores $(( BUDGET - phase1 - phase2 ))" >> "$dir/times.txt"
+  fi
+  OMP_NUM_THREADS=2 timeout -s TERM "$phase2" "$VIDLEARN" train \
     "$RECIPES/frvsr_3-32-fnet16_synthetic_bd-x4_10x128_cpu.yaml" --work-dir "$dir/frvsr" --no-eval "${COMMON[@]}" \
     model.fnet_weights="$dir/fnet.pt" model.srnet_weights="$(latest "$dir/sisr")" > "$dir/frvsr.log" 2>&1 || true
   echo "total $(( $(date +%s) - start ))" >> "$dir/times.txt"
