@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import cv2
@@ -92,6 +93,38 @@ def test_clip_dataset_is_reproducible_per_epoch_and_pairs_lr_with_hr(tmp_path: P
     dataset.set_epoch(1)
     assert not torch.equal(dataset[1]["hr"], first["hr"])
     assert tuple(dataset[0]["hr"].shape) == (5, 3, 32, 32)  # from the video
+
+
+@pytest.mark.parametrize("kind", ["real video", "frame folder"])
+def test_cached_frames_give_the_clips_a_decode_gives(kind: str, tmp_path: Path, shared_data: Path) -> None:
+    if kind == "real video":
+        path = shared_data / "clips" / "ucf101_c3d_keras" / "v_Punch_g03_c01.avi"
+    else:
+        path = tmp_path / "frames"
+        write_frames(path, 9)
+    plain, cached = FileSource(path), FileSource(path, cache=True)
+    for seed in range(4):
+        expected = plain.clip(np.random.default_rng(seed), 5, 32)
+        assert torch.equal(cached.clip(np.random.default_rng(seed), 5, 32), expected)
+    assert cached._decoded is not None and cached._decoded.shape[0] == plain.frames.num_frames
+    clone = pickle.loads(pickle.dumps(cached))  # what a DataLoader worker receives: no frames
+    assert clone.cache and clone._decoded is None and clone._frames is None
+    assert torch.equal(clone.clip(np.random.default_rng(0), 5, 32), plain.clip(np.random.default_rng(0), 5, 32))
+    assert repr(cached).endswith("cache=True)") and "cache=" not in repr(plain)
+
+
+def test_recipe_cache_frames_reaches_every_file_source(tmp_path: Path) -> None:
+    from vidlearn.superres.recipe import SuperresConfig
+    from vidlearn.superres.training import build_train_set
+
+    write_frames(tmp_path / "a", 6)
+    write_frames(tmp_path / "b", 6)
+    cfg = SuperresConfig()
+    cfg.data.train_sources = ["synthetic", str(tmp_path)]
+    cfg.data.crop_size = 16
+    assert [getattr(s, "cache", None) for s in build_train_set(cfg).sources] == [None, False, False]
+    cfg.data.cache_frames = True
+    assert [getattr(s, "cache", None) for s in build_train_set(cfg).sources] == [None, True, True]
 
 
 def test_a_source_shorter_than_a_clip_is_named(tmp_path: Path) -> None:

@@ -76,7 +76,9 @@ class DataConfig:
     """Training clips: ``samples_per_epoch`` random clips of ``clip_len`` HR frames, ``crop_size`` squares.
 
     The paper: clips of 10 frames, 256x256 HR crops, batch 4, flips. ``synthetic_max_speed`` bounds
-    the synthetic camera and object speeds (views per frame).
+    the synthetic camera and object speeds (views per frame). ``cache_frames`` keeps the decoded frames
+    of every file source in memory (in each data worker) after their first use, so a clip costs a
+    slice instead of a decode: for short clips and small models, whose training decoding bounds.
     """
 
     train_sources: list[str] = field(default_factory=lambda: ["synthetic"])
@@ -87,6 +89,7 @@ class DataConfig:
     batch_size: int = 4
     num_workers: int = 2
     synthetic_max_speed: float = 0.02
+    cache_frames: bool = False
     degradation: DegradationConfig = field(default_factory=DegradationConfig)
 
 

@@ -156,7 +156,8 @@ def load_srnet_from_sisr(model: nn.Module, path: str | Path) -> None:
 
 def build_train_set(cfg: SuperresConfig) -> SRClipDataset:
     """Random training clips from ``data.train_sources`` (every sequence under a root is one source)."""
-    sources = clip_sources(cfg.data.train_sources, synthetic_max_speed=cfg.data.synthetic_max_speed)
+    sources = clip_sources(cfg.data.train_sources, synthetic_max_speed=cfg.data.synthetic_max_speed,
+                           cache_frames=cfg.data.cache_frames)
     return SRClipDataset(sources, degradation=cfg.data.degradation.build(), clip_len=cfg.data.clip_len,
                          crop_size=cfg.data.crop_size, samples=cfg.data.samples_per_epoch, flip=cfg.data.flip,
                          seed=cfg.train.seed)
