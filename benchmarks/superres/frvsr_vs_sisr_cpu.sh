@@ -22,6 +22,9 @@
 # instructions (avx512_bf16 or AMX), where it pays, and fp32 elsewhere. FNet's pre-training is fp32 either way.
 # CACHE_FRAMES=true keeps the decoded training clips in memory (data.cache_frames, about 1 GiB for these six)
 # for every SISR and FRVSR run; false (the default, as the tables before it were measured) decodes each clip.
+# EMA=DECAY (such as 0.999) keeps a moving average of the weights in every SISR and FRVSR run (ema.decay) and
+# scores it; it also saves a checkpoint every 200 steps and keeps the last 4, so that their scores show how
+# far the average still moves. Unset (the default), runs keep no average and checkpoint every 25 steps.
 set -euo pipefail
 
 OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|sisr64|all] [SECONDS]}
@@ -53,7 +56,10 @@ case ${CACHE_FRAMES:-false} in
   false) ;;
   *) echo "frvsr_vs_sisr_cpu.sh: CACHE_FRAMES must be true or false, not '$CACHE_FRAMES'" >&2; exit 2 ;;
 esac
-echo "precision $PRECISION, cache_frames ${CACHE_FRAMES:-false}" >&2
+if [[ -n ${EMA:-} ]]; then
+  COMMON+=("ema.decay=$EMA" train.checkpoint_every_steps=200 train.keep_checkpoints=4)
+fi
+echo "precision $PRECISION, cache_frames ${CACHE_FRAMES:-false}, ema ${EMA:-off}" >&2
 
 latest() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
 

@@ -341,3 +341,46 @@ def test_count_flops_of_a_meta_device_model_equals_the_real_count() -> None:
     expected = (8 * 3 * 27 + 4 * 8) * 4 * 6 * 6 / 1e9
     assert count_flops(meta, (3, 4, 6, 6)) == pytest.approx(expected, rel=1e-12)
     assert count_flops(real, (3, 4, 6, 6)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_training_checkpoint_gives_its_weights_or_their_moving_average(tmp_path: Path) -> None:
+    from torch.utils.data import TensorDataset
+
+    from vidlearn.engine import Trainer
+    from vidlearn.engine.config import OptimConfig, TrainerConfig
+    from vidlearn.models import read_checkpoint
+
+    torch.manual_seed(0)
+    data = TensorDataset(torch.randn(8, 3), torch.randn(8, 2))
+    config = TrainerConfig(max_epochs=1, work_dir=str(tmp_path / "run"), progress_bar=False, eval_every_epochs=0)
+    model = nn.Linear(3, 2)
+    start = {key: value.clone() for key, value in model.state_dict().items()}
+
+    def step(m: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.mse_loss(m(batch[0]), batch[1])
+
+    trainer = Trainer(model, data, step_fn=step, batch_size=4, config=config, optim=OptimConfig(name="sgd", lr=0.5),
+                      ema={"model": 0.75})
+    trainer.fit()
+    path = trainer.history.last_checkpoint
+    weights, averaged = read_checkpoint(path), read_checkpoint(path, ema=True)
+    assert set(averaged) == set(weights) == {"weight", "bias"}
+    for key, value in weights.items():
+        assert torch.equal(value, model.state_dict()[key])
+        assert torch.equal(averaged[key], trainer.ema["model"].module.state_dict()[key])
+        # Two steps from `start` at decay 0.75, the average is neither the start nor the weights.
+        assert not torch.allclose(averaged[key], value) and not torch.allclose(averaged[key], start[key])
+    assert read_checkpoint(path, ema="auto").keys() == averaged.keys()
+    assert all(torch.equal(read_checkpoint(path, ema="auto")[k], v) for k, v in averaged.items())
+    target = nn.Linear(3, 2)
+    load_weights(target, path, ema=True)
+    assert torch.equal(target.weight, averaged["weight"])
+    # Without an average: "auto" reads the weights, True is an error naming the file.
+    saved = save_weights(model, tmp_path / "plain.safetensors")
+    assert torch.equal(read_checkpoint(saved, ema="auto")["weight"], model.weight.detach())
+    with pytest.raises(CheckpointLoadError, match=r"plain\.safetensors: holds no EMA copy of the weights"):
+        read_checkpoint(saved, ema=True)
+    torch.save({"model": model.state_dict(), "ema": {"g": {"weight": model.weight}, "d": {"weight": model.weight}}},
+               tmp_path / "gan.pt")
+    with pytest.raises(CheckpointLoadError, match=r"gan\.pt: holds EMA copies of several models \(g, d\)"):
+        read_checkpoint(tmp_path / "gan.pt", ema=True)

@@ -156,3 +156,43 @@ def test_freeze_fnet_keeps_a_pretrained_fnet_fixed_while_srnet_trains(tmp_path: 
                                          "model.freeze_fnet=true"]))
     with pytest.raises(ConfigError, match=r"would keep a randomly initialised FNet: set model\.fnet_weights"):
         build_model(load_recipe(recipe, [*frozen[:2], "model.freeze_fnet=true"]))
+
+
+def test_ema_decay_makes_the_run_deliver_and_be_scored_on_the_moving_average(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetensors.torch import load_file
+
+    from vidlearn.engine.config import ConfigError
+
+    recipe = REPO / "configs" / "superres" / "frvsr" / "sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml"
+    work = tmp_path / "run"
+    tiny = [*TINY, "model.kwargs={num_blocks: 1, num_filters: 8}", "data.samples_per_epoch=8", "ema.decay=0.5"]
+    assert main(["train", str(recipe), "--work-dir", str(work), *tiny]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    checkpoint = work / "checkpoints" / (work / "checkpoints" / "latest").read_text()
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    averaged = {key: value for key, value in state["ema"]["model"].items() if key != "__num_updates__"}
+    assert int(state["ema"]["model"]["__num_updates__"]) == 4  # 8 clips, batch 2
+    delivered = load_file(str(work / "model.safetensors"))
+    assert delivered.keys() == averaged.keys() == state["model"].keys()
+    for key, value in averaged.items():  # model.safetensors is the average, not the last weights
+        assert torch.equal(delivered[key], value), key
+    assert any(not torch.equal(averaged[k], state["model"][k]) for k in averaged if averaged[k].is_floating_point())
+
+    def scored(checkpoint_file: Path, *extra: str) -> dict[str, float]:
+        assert main(["evaluate", str(recipe), "--checkpoint", str(checkpoint_file), *tiny, *extra]) == 0
+        return json.loads(capsys.readouterr().out.partition("result: ")[2])
+
+    from_checkpoint, from_file = scored(checkpoint), scored(work / "model.safetensors")
+    assert from_checkpoint["psnr_y"] == from_file["psnr_y"] == pytest.approx(printed["psnr_y"], abs=1e-9)
+    assert scored(checkpoint, "evaluate.ema=false")["psnr_y"] != from_checkpoint["psnr_y"]
+    # The average starts FRVSR's SRNet and initialises model.weights.
+    frvsr = build_model(load_recipe(recipe, ["model.name=frvsr_3_64", f"model.srnet_weights={checkpoint}",
+                                             "model.kwargs={num_blocks: 1, num_filters: 8, fnet_width: 4, lr_skip: bicubic}"]))
+    for key, value in frvsr.srnet.state_dict().items():
+        if key != "conv_in.weight":  # that one gains zero weights for the context
+            assert torch.equal(value, averaged[f"srnet.{key}"]), key
+    again = build_model(load_recipe(recipe, [*tiny, f"model.weights={checkpoint}"]))
+    assert all(torch.equal(again.state_dict()[key], value) for key, value in averaged.items())
+    with pytest.raises(ConfigError, match=r"ema: decay must be in \[0, 1\) \(0 keeps no average\), got 1\.0"):
+        load_recipe(recipe, ["ema.decay=1.0"])

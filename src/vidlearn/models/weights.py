@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -122,7 +123,7 @@ def register_reader(suffixes: Iterable[str], reader: Callable[[Path], Mapping[st
         _READERS[suffix.lower()] = reader
 
 
-def read_checkpoint(path: str | Path) -> StateDict:
+def read_checkpoint(path: str | Path, *, ema: bool | Literal["auto"] = False) -> StateDict:
     """Read ``path`` into a flat ``{name: tensor}`` dict on the CPU.
 
     ``.safetensors`` through safetensors; ``.npz`` through NumPy without pickle; a suffix with a
@@ -132,12 +133,19 @@ def read_checkpoint(path: str | Path) -> StateDict:
     through ``torch.load(weights_only=True)`` (so ``.pt``, ``.pth``, ``.pickle``, ``.tar`` work).
     A training checkpoint's ``state_dict`` / ``model`` entry is unwrapped, and a ``module.`` prefix
     left by ``DataParallel`` / DDP is dropped.
+
+    ``ema``: a training checkpoint of :class:`vidlearn.engine.Trainer` may hold an exponential moving
+    average of the weights beside them (``ema={"model": decay}``). ``True`` reads that average (an error
+    naming the file when there is none), ``"auto"`` reads it when the file holds one and the weights
+    otherwise, ``False`` always reads the weights.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointLoadError(f"{path}: no such checkpoint file")
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
+    if reader is not None and ema is True:
+        raise CheckpointLoadError(f"{path}: holds no EMA copy of the weights (only a training checkpoint has one)")
     if reader is not None:
         try:
             state = reader(path)
@@ -168,6 +176,10 @@ def read_checkpoint(path: str | Path) -> StateDict:
             ".safetensors, .pt/.pth or .npz file of model weights") from error
     if not isinstance(state, Mapping):
         raise CheckpointLoadError(f"{path}: expected a mapping of tensors, found {type(state).__name__}")
+    if ema:
+        averaged = _ema_entry(state, path, required=ema is True)
+        if averaged is not None:
+            state = averaged
     for key in _WRAPPER_KEYS:
         inner = state.get(key)
         if isinstance(inner, Mapping) and inner:
@@ -179,6 +191,21 @@ def read_checkpoint(path: str | Path) -> StateDict:
     if all(key.startswith("module.") for key in flat):
         flat = {key[len("module."):]: value for key, value in flat.items()}
     return flat
+
+
+def _ema_entry(state: Mapping[str, Any], path: Path, *, required: bool) -> Mapping[str, Any] | None:
+    """The EMA copy in a training checkpoint: the first model's (``"model"``) or the only one."""
+    copies = state.get("ema")
+    if not isinstance(copies, Mapping) or not copies:
+        if required:
+            raise CheckpointLoadError(f"{path}: holds no EMA copy of the weights (train with an EMA decay, "
+                                      f"or read the weights themselves)")
+        return None
+    name = "model" if "model" in copies else next(iter(copies)) if len(copies) == 1 else None
+    if name is None:
+        raise CheckpointLoadError(f"{path}: holds EMA copies of several models ({', '.join(map(str, copies))}); "
+                                  f"read it with the model's own loader")
+    return {key: value for key, value in copies[name].items() if key != "__num_updates__"}
 
 
 def _model_family(model: nn.Module) -> str | None:
@@ -277,6 +304,7 @@ def load_weights(
     *,
     layout: str = "auto",
     allow_missing: Sequence[str] = (),
+    ema: bool | Literal["auto"] = False,
 ) -> str:
     """Load the checkpoint at ``path`` into ``model`` strictly; return the layout name used.
 
@@ -288,10 +316,11 @@ def load_weights(
     ``allow_missing`` names modules (``"fc8"``) or parameters the checkpoint may lack, e.g. the
     classifier of a pretrain file loaded for fine-tuning: those keep their current (freshly
     initialised) values and a ``UserWarning`` lists them. Every other key is still strict, and a
-    name that is not part of the model is an error.
+    name that is not part of the model is an error. ``ema`` chooses between a training checkpoint's
+    weights and their moving average, as :func:`read_checkpoint` says.
     """
     path = Path(path)
-    state = read_checkpoint(path)
+    state = read_checkpoint(path, ema=ema)
     model_keys = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
     family = _model_family(model)
     chosen: CheckpointLayout | None = None

@@ -48,13 +48,14 @@ def bicubic_upscale(lr: Tensor, scale: int) -> Tensor:
     return hr.clamp_(0.0, 1.0).reshape(*lead, channels, scale * height, scale * width)
 
 
-def load_sr_model(path: str | os.PathLike[str], *, scale: int | None = None,
-                  device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_sr_model(path: str | os.PathLike[str], *, scale: int | None = None, device: str | torch.device = "cpu",
+                  ema: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """A trained SR model and its metadata from ``model.safetensors`` (or an engine checkpoint of a run).
 
     The metadata (written by training) names the registered model, its options and the scale; an
-    engine checkpoint ``work_dir/checkpoints/*.pt`` reads it from ``work_dir/model.json``. A
-    ``scale`` other than the checkpoint's is a ``ValueError`` naming both.
+    engine checkpoint ``work_dir/checkpoints/*.pt`` reads it from ``work_dir/model.json``, and gives
+    the moving average of its weights when it holds one (``ema.decay`` in the recipe) unless ``ema``
+    is false. A ``scale`` other than the checkpoint's is a ``ValueError`` naming both.
     """
     from vidlearn.models import create, load_weights
 
@@ -80,7 +81,7 @@ def load_sr_model(path: str | os.PathLike[str], *, scale: int | None = None,
     if scale is not None and int(scale) != int(meta["scale"]):
         raise ValueError(f"{path}: the checkpoint is a x{meta['scale']} model ({meta['model']}), x{scale} was asked")
     model = create(meta["model"], scale=int(meta["scale"]), **meta.get("kwargs", {}))
-    load_weights(model, path)
+    load_weights(model, path, ema="auto" if ema else False)
     return model.to(device).eval(), meta
 
 

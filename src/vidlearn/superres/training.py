@@ -8,7 +8,8 @@ back-propagation through every step; the loss is ``L_sr`` (MSE of every HR estim
 :func:`train` writes into ``cfg.train.work_dir``: the engine's checkpoints and logs, ``model.json``
 (model name, options, scale, degradation; written when training starts so that ``vidlearn upscale``
 also reads the engine checkpoints), ``model.safetensors`` (weights + the same metadata) and
-``metrics.json`` (per sequence, mean, and bicubic on the same LR frames).
+``metrics.json`` (per sequence, mean, and bicubic on the same LR frames). With ``ema.decay`` the
+validation, ``model.safetensors`` and ``metrics.json`` are those of the moving average of the weights.
 """
 
 from __future__ import annotations
@@ -87,10 +88,13 @@ def model_metadata(cfg: SuperresConfig) -> dict[str, Any]:
 def build_model(cfg: SuperresConfig) -> nn.Module:
     """The recipe's registered model at the degradation's scale (initialised from ``model.weights`` if set, its
     FNet from ``model.fnet_weights``, its SRNet from ``model.srnet_weights``; FNet's parameters without gradient
-    when ``model.freeze_fnet``, so the optimiser leaves them out)."""
-    from vidlearn.models import create
+    when ``model.freeze_fnet``, so the optimiser leaves them out). A training checkpoint that holds a moving
+    average of its weights (``ema.decay``) gives the average."""
+    from vidlearn.models import create, load_weights
 
-    model = create(cfg.model.name, scale=cfg.data.degradation.scale, weights=cfg.model.weights, **cfg.model.kwargs)
+    model = create(cfg.model.name, scale=cfg.data.degradation.scale, **cfg.model.kwargs)
+    if cfg.model.weights:
+        load_weights(model, cfg.model.weights, ema="auto")
     if cfg.model.fnet_weights:
         load_fnet(model, cfg.model.fnet_weights)
     if cfg.model.srnet_weights:
@@ -126,7 +130,8 @@ def load_srnet_from_sisr(model: nn.Module, path: str | Path) -> None:
     Every SRNet weight is copied; the first convolution's weights on the context channels (the
     space-to-depth of the warped previous estimate) are set to zero, so the model starts out computing
     the SISR's output exactly and training teaches it to use the previous estimate. ``path``: a SISR
-    training checkpoint or ``model.safetensors``. Strict: any other key or shape is an error naming the file.
+    training checkpoint (its moving average of the weights when it holds one) or ``model.safetensors``.
+    Strict: any other key or shape is an error naming the file.
     """
     from vidlearn.models import CheckpointLoadError
     from vidlearn.models.weights import read_checkpoint
@@ -136,7 +141,7 @@ def load_srnet_from_sisr(model: nn.Module, path: str | Path) -> None:
     if getattr(model, "fnet", None) is None or not context:
         raise CheckpointLoadError(f"{path}: model.srnet_weights needs FRVSR (an SRNet with a context), "
                                   f"not {type(model).__name__}")
-    state = read_checkpoint(path)
+    state = read_checkpoint(path, ema="auto")
     own = {f"srnet.{key}": value for key, value in srnet.state_dict().items()}
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing or unexpected:
@@ -210,7 +215,9 @@ def train(cfg: SuperresConfig, *, resume: str | Path | None = "auto", final_eval
                                    synthetic_sequences=ev.synthetic_sequences, synthetic_frames=ev.synthetic_frames,
                                    synthetic_size=ev.synthetic_size, max_sequences=ev.val_sequences)
 
-    def validate(current: nn.Module) -> dict[str, float]:
+    def validate(current: nn.Module | dict[str, nn.Module]) -> dict[str, float]:
+        if isinstance(current, dict):  # the weights and their moving average: score the average
+            current = current["model_ema"]
         result = evaluate_model(current, val_sequences, scale=degradation.scale, protocol=ev.protocol, temporal=False)
         return {"psnr_y": result["mean"]["psnr_y"], "bicubic_psnr_y": result["bicubic"]["mean"]["psnr_y"]}
 
@@ -221,11 +228,14 @@ def train(cfg: SuperresConfig, *, resume: str | Path | None = "auto", final_eval
         eval_fn=validate if cfg.train.eval_every_epochs else None, run_config=cfg,
         drop_last=len(train_set) > cfg.data.batch_size, callbacks=[_Report(metadata, console)],
         resume_changeable_keys=RESUME_CHANGEABLE_KEYS,
+        ema={"model": cfg.ema.decay} if cfg.ema.decay > 0 else None, ema_start_step=cfg.ema.start_step,
     )
     started = time.perf_counter()
     history = trainer.fit(resume=resume, allow_changed_config=allow_changed_recipe)
     seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {}
+    if cfg.ema.decay > 0:  # what the run delivers and is scored on: the moving average
+        model = trainer.ema["model"].module
     if dist_utils.is_main_process() and not history.interrupted:
         save_weights(model, work_dir / "model.safetensors", metadata=metadata)
         if final_eval:

@@ -30,7 +30,7 @@ def evaluate(cfg: SuperresConfig, checkpoint: str | Path, *, out_dir: str | Path
         raise ValueError(f"superres evaluation takes no protocol options, got {sorted(protocol_options)}; "
                          f"set evaluate.protocol in the recipe")
     degradation = cfg.data.degradation.build()
-    model, meta = load_sr_model(checkpoint, scale=degradation.scale)
+    model, meta = load_sr_model(checkpoint, scale=degradation.scale, ema=cfg.evaluate.ema)
     ev = cfg.evaluate
     sequences = test_sequences(ev.sources, degradation, lr_root=ev.lr_root, max_frames=ev.max_frames,
                                synthetic_sequences=ev.synthetic_sequences, synthetic_frames=ev.synthetic_frames,
