@@ -25,6 +25,7 @@
 # EMA=DECAY (such as 0.999) keeps a moving average of the weights in every SISR and FRVSR run (ema.decay) and
 # scores it; it also saves a checkpoint every 200 steps and keeps the last 4, so that their scores show how
 # far the average still moves. Unset (the default), runs keep no average and checkpoint every 25 steps.
+# SEED=N sets train.seed (weights and training clips) of every SISR and FRVSR run (default: the recipes' 0).
 set -euo pipefail
 
 OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|sisr64|all] [SECONDS]}
@@ -56,10 +57,11 @@ case ${CACHE_FRAMES:-false} in
   false) ;;
   *) echo "frvsr_vs_sisr_cpu.sh: CACHE_FRAMES must be true or false, not '$CACHE_FRAMES'" >&2; exit 2 ;;
 esac
+if [[ -n ${SEED:-} ]]; then COMMON+=("train.seed=$SEED"); fi
 if [[ -n ${EMA:-} ]]; then
   COMMON+=("ema.decay=$EMA" train.checkpoint_every_steps=200 train.keep_checkpoints=4)
 fi
-echo "precision $PRECISION, cache_frames ${CACHE_FRAMES:-false}, ema ${EMA:-off}" >&2
+echo "precision $PRECISION, cache_frames ${CACHE_FRAMES:-false}, ema ${EMA:-off}, seed ${SEED:-0}" >&2
 
 latest() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
 
