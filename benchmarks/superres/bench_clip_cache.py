@@ -4,8 +4,9 @@ degradation), the ratio, the cache's first fill, and the machine.
 
     python benchmarks/superres/bench_clip_cache.py [--clips 80] [--crops 64 128] [--threads 1] [SOURCE ...]
 
-Sources default to the six training videos of ``frvsr_vs_sisr_cpu.sh`` in the shared test material
-(``VIDLEARN_CLIPS``, else ``../shared/data/clips``) plus ``synthetic`` twice, as that comparison trains.
+Sources default to the six training videos of ``frvsr_vs_sisr_cpu.sh`` (listed in ``train_clips.txt``) in the
+shared test material (``VIDLEARN_CLIPS``, else ``../shared/data/clips``) plus ``synthetic`` twice, as that
+comparison trains.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from vidlearn.superres.data import SRClipDataset, clip_sources
 from vidlearn.superres.degrade import Degradation
 from vidlearn.utils import machine_info
 
-TRAIN_CLIPS = ("imageio_binaries/cockatoo.mp4", "mmaction2/demo_demo.mp4", "mmaction2/tests_data_test.mp4",
-               "mmaction2/demo_test_video_structuralize.mp4", "mmaction2/tests_data_test.avi",
-               "ucf101_c3d_keras/v_Biking_g05_c02.avi")
+
+def train_clips() -> list[str]:
+    """The six training videos, relative to the clips folder (``train_clips.txt``, shared with the script)."""
+    lines = Path(__file__).with_name("train_clips.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def item_ms(dataset: SRClipDataset, first: int, count: int) -> float:
@@ -44,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(os.environ.get("VIDLEARN_CLIPS", "../shared/data/clips"))
-    names = args.sources or ["synthetic", "synthetic", *(str(root / clip) for clip in TRAIN_CLIPS)]
+    names = args.sources or ["synthetic", "synthetic", *(str(root / clip) for clip in train_clips())]
     degradation = Degradation("bd", 4, sigma=1.5)
     rows = []
     for crop in args.crops:

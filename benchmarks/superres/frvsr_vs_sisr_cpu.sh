@@ -26,6 +26,8 @@
 # scores it; it also saves a checkpoint every 200 steps and keeps the last 4, so that their scores show how
 # far the average still moves. Unset (the default), runs keep no average and checkpoint every 25 steps.
 # SEED=N sets train.seed (weights and training clips) of every SISR and FRVSR run (default: the recipes' 0).
+# FNET_SEED=N seeds FNet's pre-training (default 0, as in every chain measured so far; SEED leaves it alone).
+# The six training videos are listed in train_clips.txt beside this script.
 set -euo pipefail
 
 OUT=${1:?usage: frvsr_vs_sisr_cpu.sh OUT [frvsr|sisr|sisr64|all] [SECONDS]}
@@ -35,9 +37,9 @@ C=${VIDLEARN_CLIPS:-../shared/data/clips}
 VIDLEARN=${VIDLEARN:-vidlearn}
 FNET_KNOWN_STEPS=${FNET_KNOWN_STEPS:-2000}
 FNET_DISTILL_STEPS=${FNET_DISTILL_STEPS:-3000}
+FNET_SEED=${FNET_SEED:-0}
 RECIPES=configs/superres/frvsr
-TRAIN_CLIPS=(imageio_binaries/cockatoo.mp4 mmaction2/demo_demo.mp4 mmaction2/tests_data_test.mp4
-             mmaction2/demo_test_video_structuralize.mp4 mmaction2/tests_data_test.avi ucf101_c3d_keras/v_Biking_g05_c02.avi)
+mapfile -t TRAIN_CLIPS < <(grep -v -e '^#' -e '^$' "$(dirname "$0")/train_clips.txt")
 TEST_CLIPS="$C/opentracker/oneperson.mp4,$C/ucf101_c3d_keras/v_Punch_g03_c01.avi,$C/imageio_binaries/realshort.mp4"
 SOURCES="synthetic,synthetic"
 TEACHER=(synthetic)
@@ -61,7 +63,7 @@ if [[ -n ${SEED:-} ]]; then COMMON+=("train.seed=$SEED"); fi
 if [[ -n ${EMA:-} ]]; then
   COMMON+=("ema.decay=$EMA" train.checkpoint_every_steps=200 train.keep_checkpoints=4)
 fi
-echo "precision $PRECISION, cache_frames ${CACHE_FRAMES:-false}, ema ${EMA:-off}, seed ${SEED:-0}" >&2
+echo "precision $PRECISION, cache_frames ${CACHE_FRAMES:-false}, ema ${EMA:-off}, seed ${SEED:-0}, fnet seed $FNET_SEED" >&2
 
 latest() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
 
@@ -84,9 +86,9 @@ run_frvsr() {
   (
     export OMP_NUM_THREADS=1
     taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet_known.pt" --width 16 --max-flow 4 \
-      --steps "$FNET_KNOWN_STEPS" --overwrite > "$dir/fnet_known.log" 2>&1
+      --steps "$FNET_KNOWN_STEPS" --seed "$FNET_SEED" --overwrite > "$dir/fnet_known.log" 2>&1
     taskset -c 0 "$VIDLEARN" superres pretrain-fnet "$dir/fnet.pt" --width 16 --max-flow 4 --init "$dir/fnet_known.pt" \
-      --steps "$FNET_DISTILL_STEPS" --teacher-sources "${TEACHER[@]}" --overwrite > "$dir/fnet_distill.log" 2>&1
+      --steps "$FNET_DISTILL_STEPS" --seed "$FNET_SEED" --teacher-sources "${TEACHER[@]}" --overwrite > "$dir/fnet_distill.log" 2>&1
   ) &
   local fnet_pid=$!
   OMP_NUM_THREADS=1 taskset -c 1 "$VIDLEARN" train "$RECIPES/sisr_3-32_synthetic_bd-x4_10x96_cpu.yaml" \

@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fnet.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
     fnet.add_argument("--batch", type=int, help="pairs per step (default 32; 8 with --teacher-sources)")
     fnet.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
-    fnet.add_argument("--seed", type=int, default=0)
+    fnet.add_argument("--seed", type=int, default=0, help="initial weights and sampled training pairs (default 0)")
     fnet.add_argument("--device", default="cpu")
     fnet.add_argument("--teacher-sources", nargs="+", metavar="SRC",
                       help="distil a classical flow (OpenCV DIS) on consecutive frames of these sources instead "
