@@ -94,6 +94,16 @@ def test_bf16_autocast_on_cpu(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.parametrize("has_bf16", [False, True, None])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(tmp_path: Path, monkeypatch, caplog, has_bf16) -> None:
+    monkeypatch.setattr("vidlearn.engine.trainer.cpu_has_bf16", lambda: has_bf16)
+    with caplog.at_level("WARNING", logger="vidlearn.engine"):
+        Trainer(make_model(), NoisyPoints(), step_fn=step_fn, batch_size=8, config=quiet(tmp_path, amp="bf16"))
+    warned = [r.getMessage() for r in caplog.records if "without bf16 instructions" in r.getMessage()]
+    assert warned == (["train.amp=bf16 on a CPU without bf16 instructions: autocast emulates bf16 there and "
+                       "trains several times slower than float32 (train.amp=none)"] if has_bf16 is False else [])
+
+
 class _ClipNet(nn.Module):
     """Conv3d with a 3-deep kernel on 2-frame clips: the depth whose CPU bf16 weight gradient is wrong."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from vidlearn.utils import MachineInfo, machine_info
+from vidlearn.utils import MachineInfo, cpu_has_bf16, machine_info
 from vidlearn.utils.machine import _cpuinfo
 
 X86_CPUINFO = """processor\t: 0
@@ -89,6 +89,17 @@ def test_cpu_model_and_flags_from_cpuinfo(tmp_path: Path) -> None:
     path.write_text(ARM_CPUINFO)
     assert _cpuinfo(path) == ("Raspberry Pi 5 Model B Rev 1.0", {"fp", "asimd", "evtstrm", "bf16", "sve"})
     assert _cpuinfo(tmp_path / "missing") == (None, set())
+
+
+def test_cpu_has_bf16_reads_the_flags(tmp_path: Path) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text(X86_CPUINFO)
+    assert cpu_has_bf16(path) is True
+    path.write_text(ARM_CPUINFO)
+    assert cpu_has_bf16(path) is True
+    path.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse fma avx avx2\n")
+    assert cpu_has_bf16(path) is False
+    assert cpu_has_bf16(tmp_path / "missing") is None
 
 
 def test_utils_imports_no_wing() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 __all__ = ["register"]
@@ -42,9 +43,13 @@ def _run(args: argparse.Namespace) -> int:
 
     from vidlearn.cli.errors import CLIError, user_errors
     from vidlearn.superres.inference import load_sr_model, upscale
+    from vidlearn.utils import cpu_has_bf16
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     fast = args.precision == "fast" or (args.precision == "auto" and device.startswith("cuda"))
+    if fast and device == "cpu" and cpu_has_bf16() is False:
+        print("vidlearn upscale: --precision fast on a CPU without bf16 instructions emulates bf16, which is "
+              "usually slower than --precision fp32", file=sys.stderr)
 
     def progress(frames, total):
         from tqdm.auto import tqdm

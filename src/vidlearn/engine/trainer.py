@@ -114,6 +114,7 @@ from vidlearn.engine.precision import autocast, guard_bf16_conv3d_weight_grad, t
 from vidlearn.engine.resume import ResumeError, config_differences, flatten_config
 from vidlearn.engine.seeding import configure_determinism, seed_everything
 from vidlearn.engine.step import StepContext, TrainingParts
+from vidlearn.utils.machine import cpu_has_bf16
 
 __all__ = ["Callback", "History", "ResumeError", "StepFn", "Trainer", "config_differences"]
 
@@ -230,6 +231,9 @@ class Trainer:
         self.is_main = self.dist.rank == 0
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise ValueError("train.amp=fp16 needs a CUDA device; use train.amp=bf16 on the CPU")
+        if cfg.amp == "bf16" and self.device.type == "cpu" and cpu_has_bf16() is False:
+            logger.warning("train.amp=bf16 on a CPU without bf16 instructions: autocast emulates bf16 there and "
+                           "trains several times slower than float32 (train.amp=none)")
         seed_everything(cfg.seed + self.dist.rank)
 
         self.single = isinstance(model, nn.Module)

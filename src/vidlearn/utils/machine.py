@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["BF16_CPU_FLAGS", "MachineInfo", "machine_info"]
+__all__ = ["BF16_CPU_FLAGS", "MachineInfo", "cpu_has_bf16", "machine_info"]
 
 # CPU flags that decide whether bf16 autocast is fast on the CPU (oneDNN uses them when present).
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
@@ -100,6 +100,19 @@ def _torch_build() -> str:
     if getattr(torch.version, "hip", None):
         return f"ROCm {torch.version.hip}"
     return "CPU-only"
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
+    """Whether the CPU has bf16 instructions, which bf16 autocast needs to be fast on the CPU.
+
+    True with one of :data:`BF16_CPU_FLAGS` (x86) or ARM's ``bf16``; False when ``cpuinfo`` lists flags
+    without any of them: autocast then emulates bf16 and runs slower than float32 (SISR 3-32 trains about
+    5.5 times slower on an AVX2 AMD EPYC); ``None`` where ``cpuinfo`` does not say (no such file).
+    """
+    _, flags = _cpuinfo(cpuinfo)
+    if not flags:
+        return None
+    return bool(flags & {*BF16_CPU_FLAGS, "bf16"})
 
 
 def machine_info() -> MachineInfo:
