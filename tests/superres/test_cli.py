@@ -62,3 +62,17 @@ def test_upscale_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["upscale", str(tmp_path / "in.mp4"), str(tmp_path / "x"), "--checkpoint",
                  str(tmp_path / "m.safetensors"), "--scale", "2"]) == 2
     assert "x4 model (frvsr_3_64), x2 was asked" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_upscale_fast_on_a_cpu_without_bf16_says_it_is_slower(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch, has_bf16: bool) -> None:
+    monkeypatch.setattr("vidlearn.utils.cpu_has_bf16", lambda: has_bf16)
+    model = create("sisr_3_64", num_blocks=1, num_filters=8)
+    save_weights(model, tmp_path / "m.safetensors",
+                 metadata={"model": "sisr_3_64", "kwargs": {"num_blocks": 1, "num_filters": 8}, "scale": 4})
+    write_video(tmp_path / "in.mp4", np.zeros((2, 16, 24, 3), np.uint8), 10)
+    assert main(["upscale", str(tmp_path / "in.mp4"), str(tmp_path / "out"), "--checkpoint",
+                 str(tmp_path / "m.safetensors"), "--quiet", "--precision", "fast", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert ("--precision fast on a CPU without bf16 instructions emulates bf16" in err) is (not has_bf16)

@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     fast = args.precision == "fast" or (args.precision == "auto" and device.startswith("cuda"))
-    if fast and device == "cpu" and cpu_has_bf16() is False:
+    if fast and device.startswith("cpu") and cpu_has_bf16() is False:
         print("vidlearn upscale: --precision fast on a CPU without bf16 instructions emulates bf16, which is "
               "usually slower than --precision fp32", file=sys.stderr)
 
