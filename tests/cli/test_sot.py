@@ -131,3 +131,14 @@ def test_eval_writes_the_table_plots_and_json(capsys, shared_data: Path, tmp_pat
     assert (results / "success_plot.png").is_file() and (results / "precision_plot.png").is_file()
     (results / "Crossing.txt").write_text("1,2,3,4\n1,2,x,4\n")
     assert "Crossing.txt:2: expected 4 numbers" in _error_line(capsys, "sot", "eval", results, gt_root)
+
+
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_goturn_fast_on_a_cpu_without_bf16_says_it_is_slower(capsys, sequence_root: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, has_bf16: bool) -> None:
+    monkeypatch.setattr("vidlearn.utils.cpu_has_bf16", lambda: has_bf16)
+    folder = next(sequence_root.iterdir())
+    code, out, err = _run(capsys, "sot", "track", folder, "--tracker", "goturn", "--checkpoint",
+                          _goturn_file(tmp_path / "g.safetensors"), "-o", tmp_path / "r.txt", "--fast", "--no-progress")
+    assert code == 0 and "6 boxes" in out
+    assert ("--fast on a CPU without bf16 instructions emulates bf16" in err) is (not has_bf16)

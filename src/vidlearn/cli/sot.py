@@ -18,6 +18,7 @@ The work is :mod:`vidlearn.tracking.sot`'s.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 __all__ = ["TRACKERS", "parse_classes", "register", "track_command"]
@@ -31,6 +32,13 @@ def track_command(args: argparse.Namespace) -> int:
     from vidlearn.cli.errors import user_errors
 
     option = vars(args).get
+    device = option("device") or "cpu"
+    if option("fast") and args.tracker == "goturn" and device.startswith("cpu"):
+        from vidlearn.utils import cpu_has_bf16
+
+        if cpu_has_bf16() is False:
+            print("vidlearn sot track: --fast on a CPU without bf16 instructions emulates bf16, which is usually "
+                  "slower than without --fast", file=sys.stderr)
     with user_errors():
         from vidlearn.tracking.sot.run import parse_box, track_input
 
@@ -38,7 +46,7 @@ def track_command(args: argparse.Namespace) -> int:
         boxes = track_input(args.input, tracker=args.tracker, output=args.output,
                             init=None if init is None else parse_box(init), checkpoint=option("checkpoint"),
                             weights_dir=option("weights_dir"), detections=option("detections"), video=option("video"),
-                            fast=bool(option("fast")), device=option("device") or "cpu",
+                            fast=bool(option("fast")), device=device,
                             progress=not option("no_progress"), detector=option("detector"),
                             detector_weights=option("detector_weights"), classes=parse_classes(option("classes")),
                             score_threshold=option("score_threshold") if option("score_threshold") is not None else 0.5)
