@@ -18,7 +18,6 @@ The work is :mod:`vidlearn.tracking.sot`'s.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 __all__ = ["TRACKERS", "parse_classes", "register", "track_command"]
@@ -29,16 +28,12 @@ TRACKERS = ("goturn", "rolo", "csrt", "kcf", "mil", "nanotrack", "stay")
 def track_command(args: argparse.Namespace) -> int:
     """Run ``sot track`` from parsed arguments; another command (``vidlearn track --tracker goturn``) may call
     it with its own namespace: ``input``, ``tracker`` and ``output`` are needed, the rest default."""
-    from vidlearn.cli.errors import user_errors
+    from vidlearn.cli.errors import note_emulated_bf16, user_errors
 
     option = vars(args).get
     device = option("device") or "cpu"
     if option("fast") and args.tracker == "goturn" and device.startswith("cpu"):
-        from vidlearn.utils import cpu_has_bf16
-
-        if cpu_has_bf16() is False:
-            print("vidlearn sot track: --fast on a CPU without bf16 instructions emulates bf16, which is usually "
-                  "slower than without --fast", file=sys.stderr)
+        note_emulated_bf16("sot track", "--fast", "without --fast")
     with user_errors():
         from vidlearn.tracking.sot.run import parse_box, track_input
 

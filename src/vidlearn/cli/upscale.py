@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 __all__ = ["register"]
@@ -41,15 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from vidlearn.cli.errors import CLIError, user_errors
+    from vidlearn.cli.errors import CLIError, note_emulated_bf16, user_errors
     from vidlearn.superres.inference import load_sr_model, upscale
-    from vidlearn.utils import cpu_has_bf16
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     fast = args.precision == "fast" or (args.precision == "auto" and device.startswith("cuda"))
-    if fast and device.startswith("cpu") and cpu_has_bf16() is False:
-        print("vidlearn upscale: --precision fast on a CPU without bf16 instructions emulates bf16, which is "
-              "usually slower than --precision fp32", file=sys.stderr)
+    if fast and device.startswith("cpu"):
+        note_emulated_bf16("upscale", "--precision fast", "--precision fp32")
 
     def progress(frames, total):
         from tqdm.auto import tqdm
